@@ -1,0 +1,76 @@
+// /livez (the process answers), /readyz (both ends answer, and we are not
+// shutting down), /metrics (Prometheus text).
+import http from "node:http";
+import type { Registry } from "prom-client";
+
+export interface Probe {
+  readonly name: string;
+  check(): Promise<void>;
+}
+
+export interface OpsServer {
+  readonly port: number;
+  /** From now on /readyz answers 503 (shutdown began). */
+  setDraining(): void;
+  close(): Promise<void>;
+}
+
+const PROBE_TIMEOUT_MS = 2_000;
+
+async function runProbe(probe: Probe): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      probe.check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), PROBE_TIMEOUT_MS);
+      }),
+    ]);
+    return null;
+  } catch (err) {
+    if ((err as Error).message === "timeout") return "timeout";
+    return (err as { code?: string }).code ?? "failed";
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function startOpsServer(options: { host: string; port: number; registry: Registry; probes: Probe[] }): Promise<OpsServer> {
+  let draining = false;
+  const server = http.createServer(async (req, res) => {
+    const send = (status: number, body: string, type = "application/json") => {
+      res.writeHead(status, { "content-type": type });
+      res.end(body);
+    };
+    try {
+      if (req.url === "/livez") return send(200, '{"status":"ok"}');
+      if (req.url === "/readyz") {
+        if (draining) return send(503, '{"status":"shutting down"}');
+        const results = await Promise.all(options.probes.map(async (p) => [p.name, await runProbe(p)] as const));
+        const failed = results.filter(([, problem]) => problem !== null);
+        const body = JSON.stringify({ status: failed.length ? "unavailable" : "ok", checks: Object.fromEntries(results.map(([n, p]) => [n, p ?? "ok"])) });
+        return send(failed.length ? 503 : 200, body);
+      }
+      if (req.url === "/metrics") return send(200, await options.registry.metrics(), options.registry.contentType);
+      send(404, '{"status":"not found"}');
+    } catch {
+      send(500, '{"status":"error"}');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : options.port,
+    setDraining() {
+      draining = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,50 @@
+// Visibility heartbeat: a delivery still in hand when half of its visibility
+// timeout has passed gets the timeout again, so a slow batch (a database
+// outage, a long retry) is not redelivered to another consumer meanwhile.
+// Capped by maxHoldSeconds so a stuck process cannot hide messages forever.
+import type { Delivery } from "./contracts.ts";
+import type { PipelineDeps, PipelineOptions } from "./pipeline.ts";
+
+export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, held: () => Delivery[]) {
+  const visibilityS = options.visibilityTimeoutSeconds;
+  const visibleUntil = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | null = null;
+
+  async function beat() {
+    if (!visibilityS) return;
+    const now = Date.now();
+    const heldNow = held();
+    const handles = new Set(heldNow.map((d) => d.handle));
+    for (const handle of visibleUntil.keys()) if (!handles.has(handle)) visibleUntil.delete(handle);
+    const due = heldNow.filter((d) => {
+      const until = visibleUntil.get(d.handle) ?? d.receivedAtMs + visibilityS * 1000;
+      return until - now < (visibilityS * 1000) / 2 && now - d.receivedAtMs < options.maxHoldSeconds * 1000;
+    });
+    if (due.length === 0) return;
+    try {
+      const failed = new Set(await deps.source.extend(due, visibilityS));
+      for (const d of due) if (!failed.has(d)) visibleUntil.set(d.handle, now + visibilityS * 1000);
+      deps.metrics.visibilityExtended.inc(due.length - failed.size);
+    } catch {
+      deps.metrics.errors.inc({ stage: "acking", code: "VISIBILITY_EXTEND_FAILED" });
+      deps.log.warn({ code: "VISIBILITY_EXTEND_FAILED", count: due.length }, "could not extend visibility");
+    }
+  }
+
+  return {
+    start() {
+      if (!visibilityS) return;
+      const everyMs = Math.max(250, (visibilityS * 1000) / 4);
+      timer = setInterval(() => {
+        running ??= beat().finally(() => {
+          running = null;
+        });
+      }, everyMs);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

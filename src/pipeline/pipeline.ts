@@ -1,0 +1,223 @@
+// The loop: pollers receive and transform, writers commit batches and then
+// settle each delivery (ack after commit or after the DLQ accepted it). The
+// invariant everything here protects: a delivery is deleted only after its row
+// is committed or its dead letter accepted.
+import { EtlError, isEtlError } from "../errors.ts";
+import type { Logger } from "../ops/logger.ts";
+import type { Metrics } from "../ops/metrics.ts";
+import type { RejectionCode } from "../transform/loginEvent.ts";
+import { type BackoffOptions, backoffDelayMs, sleep } from "./backoff.ts";
+import type { DeadLetterQueue, Delivery, Outcome, Sink, Source, Transform } from "./contracts.ts";
+import { createHeartbeat } from "./heartbeat.ts";
+import { createSettler, type Item } from "./settle.ts";
+import { Wakeup } from "./wakeup.ts";
+
+export interface PipelineOptions {
+  readonly pollers: number;
+  readonly receiveMax: number;
+  readonly waitTimeSeconds: number;
+  /** Rows (and rejections) per transaction. */
+  readonly batchSize: number;
+  /** The longest a received message waits for its batch to fill. */
+  readonly flushIntervalMs: number;
+  /** Received and not yet settled; receiving pauses at this bound (back-pressure). */
+  readonly maxInFlight: number;
+  readonly writers: number;
+  /** drain: stop once every poller came back empty and nothing is in flight. */
+  readonly stopWhenEmpty: boolean;
+  readonly shutdownTimeoutMs: number;
+  readonly backoff: BackoffOptions;
+  /** The queue's visibility timeout; null turns the heartbeat off. */
+  readonly visibilityTimeoutSeconds: number | null;
+  /** Longest a delivery is kept invisible by the heartbeat. */
+  readonly maxHoldSeconds: number;
+}
+
+export interface PipelineDeps {
+  readonly source: Source;
+  readonly sink: Sink;
+  readonly deadLetters: DeadLetterQueue | null;
+  readonly transform: Transform;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export interface Summary {
+  received: number;
+  inserted: number;
+  duplicates: number;
+  rejected: number;
+  dead_lettered: number;
+  left_on_queue: number;
+  released: number;
+  ack_failed: number;
+  rejected_by_reason: Partial<Record<RejectionCode, number>>;
+  seconds: number;
+}
+
+export interface Pipeline {
+  /** Runs until `stop` aborts (or, with stopWhenEmpty, the queue is empty). Resolves with the summary; rejects on a fatal error. */
+  run(stop: AbortSignal): Promise<Summary>;
+  /** Live counters, for progress reporting. */
+  readonly summary: Readonly<Summary>;
+  readonly inFlight: () => number;
+}
+
+export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pipeline {
+  const { source, transform, metrics, log } = deps;
+  const summary: Summary = {
+    received: 0,
+    inserted: 0,
+    duplicates: 0,
+    rejected: 0,
+    dead_lettered: 0,
+    left_on_queue: 0,
+    released: 0,
+    ack_failed: 0,
+    rejected_by_reason: {},
+    seconds: 0,
+  };
+  const wakeup = new Wakeup();
+  const pending: Item[] = [];
+  let inFlight = 0;
+  const emptyPollers = new Set<number>();
+  const receiving = new AbortController();
+  const deadline = new AbortController();
+  let finishing = false;
+  let fatal: unknown = null;
+
+  const settler = createSettler(deps, options, summary, deadline.signal, (n) => {
+    inFlight -= n;
+    metrics.inFlight.set(inFlight);
+    wakeup.notify();
+  });
+  const heartbeat = createHeartbeat(deps, options, () => [...pending.map((i) => i.delivery), ...settler.writing()]);
+
+  function fail(err: unknown) {
+    fatal ??= err;
+    receiving.abort();
+    wakeup.notify();
+  }
+
+  function outcomeOf(delivery: Delivery): Outcome | null {
+    try {
+      return transform(delivery);
+    } catch (err) {
+      // A bug, not bad input: keep the message for a fixed version rather than guess.
+      metrics.errors.inc({ stage: "processing", code: "TRANSFORM_FAILED" });
+      log.error({ code: "TRANSFORM_FAILED", messageId: delivery.messageId, errName: (err as Error)?.name }, "transform threw");
+      return null;
+    }
+  }
+
+  async function poll(index: number): Promise<void> {
+    let attempt = 0;
+    while (!receiving.signal.aborted) {
+      await wakeup.until(() => receiving.signal.aborted || inFlight + settler.acking() + options.receiveMax <= options.maxInFlight);
+      if (receiving.signal.aborted) break;
+      let deliveries: Delivery[];
+      try {
+        deliveries = await source.receive({
+          maxMessages: options.receiveMax,
+          waitTimeSeconds: options.waitTimeSeconds,
+          signal: receiving.signal,
+        });
+        attempt = 0;
+      } catch (err) {
+        if (receiving.signal.aborted) break;
+        const code = isEtlError(err) ? err.code : "SQS_REQUEST_FAILED";
+        metrics.errors.inc({ stage: "receiving", code });
+        if (isEtlError(err) && !err.retryable) return fail(err);
+        const delayMs = backoffDelayMs(attempt++, options.backoff);
+        log.warn({ code, poller: index, retryInMs: delayMs, ...(isEtlError(err) ? err.context : {}) }, "receive failed");
+        await sleep(delayMs, receiving.signal);
+        continue;
+      }
+      if (deliveries.length === 0) {
+        emptyPollers.add(index);
+        if (options.stopWhenEmpty && emptyPollers.size === options.pollers && inFlight === 0) receiving.abort();
+        wakeup.notify();
+        continue;
+      }
+      emptyPollers.delete(index);
+      inFlight += deliveries.length;
+      summary.received += deliveries.length;
+      metrics.received.inc(deliveries.length);
+      metrics.inFlight.set(inFlight);
+      const receivedAtMs = Date.now();
+      const broken: Delivery[] = [];
+      for (const delivery of deliveries) {
+        const outcome = outcomeOf(delivery);
+        if (outcome) pending.push({ delivery, outcome, receivedAtMs });
+        else broken.push(delivery);
+      }
+      if (broken.length) await settler.release(broken);
+      wakeup.notify();
+    }
+  }
+
+  const allPollersIdle = () => emptyPollers.size === options.pollers;
+
+  function flushDue(): boolean {
+    const oldest = pending[0];
+    if (!oldest) return false;
+    return (
+      pending.length >= options.batchSize ||
+      finishing ||
+      allPollersIdle() ||
+      Date.now() - oldest.receivedAtMs >= options.flushIntervalMs
+    );
+  }
+
+  async function write(): Promise<void> {
+    for (;;) {
+      await wakeup.until(
+        () => flushDue() || (finishing && pending.length === 0),
+        () => (pending[0] ? pending[0].receivedAtMs + options.flushIntervalMs - Date.now() : undefined),
+      );
+      if (pending.length === 0) return;
+      const chunk = pending.splice(0, options.batchSize);
+      try {
+        await settler.settle(chunk);
+      } catch (err) {
+        // settle handles every expected failure; reaching here is a bug.
+        fail(err);
+        await settler.release(chunk.map((i) => i.delivery));
+      }
+    }
+  }
+
+  return {
+    summary,
+    inFlight: () => inFlight,
+    async run(stop) {
+      const started = performance.now();
+      let deadlineTimer: NodeJS.Timeout | undefined;
+      const onStop = () => {
+        receiving.abort();
+        deadlineTimer = setTimeout(() => deadline.abort(), options.shutdownTimeoutMs);
+        wakeup.notify();
+      };
+      if (stop.aborted) onStop();
+      else stop.addEventListener("abort", onStop, { once: true });
+      heartbeat.start();
+      const writers = Array.from({ length: options.writers }, () => write());
+      await Promise.all(Array.from({ length: options.pollers }, (_, i) => poll(i)));
+      finishing = true;
+      wakeup.notify();
+      await Promise.all(writers);
+      await settler.idle();
+      heartbeat.stop();
+      clearTimeout(deadlineTimer);
+      stop.removeEventListener("abort", onStop);
+      summary.seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+      if (fatal) throw fatal;
+      if (deadline.signal.aborted && summary.released > 0) {
+        throw new EtlError("SHUTDOWN_DEADLINE", "shutdown deadline passed before every message in hand was written; the rest were released", {
+          context: { released: summary.released, shutdownTimeoutMs: options.shutdownTimeoutMs },
+        });
+      }
+      return summary;
+    },
+  };
+}
