@@ -1,0 +1,57 @@
+// Versioned, additive migrations from migrations/*.sql, recorded in
+// login_etl_schema_migrations and applied under an advisory lock so that two
+// instances starting together do not race.
+import { readdirSync, readFileSync } from "node:fs";
+import type pg from "pg";
+import { quoteIdent } from "./postgresPool.ts";
+
+const MIGRATIONS_DIR = new URL("../../migrations/", import.meta.url);
+const LOCK_KEY = 0x6c6f67696e; // "login"
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export function loadMigrations(): Migration[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 3)),
+      name: file.slice(4, -4),
+      sql: readFileSync(new URL(file, MIGRATIONS_DIR), "utf8"),
+    }));
+}
+
+/** Applies what is missing; resolves to the versions applied now (empty when up to date). */
+export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[]> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
+    if (schema !== "public") await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS login_etl_schema_migrations(
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set(
+      (await client.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map((r) => r.version),
+    );
+    const applied: Migration[] = [];
+    for (const migration of loadMigrations()) {
+      if (done.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query("INSERT INTO login_etl_schema_migrations(version, name) VALUES ($1, $2)", [migration.version, migration.name]);
+      applied.push(migration);
+    }
+    await client.query("COMMIT");
+    return applied;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

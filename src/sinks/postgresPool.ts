@@ -1,0 +1,60 @@
+// The pg pool and pg error mapping, shared by the sink, migrations and check.
+import pg from "pg";
+import { describeCause, EtlError, type ErrorCode } from "../errors.ts";
+import type { Logger } from "../ops/logger.ts";
+
+export interface PostgresSettings {
+  readonly databaseUrl: string;
+  /** Schema holding user_logins; "public" unless set (tests use one per file). */
+  readonly schema: string;
+  readonly poolSize: number;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export function createPool(settings: PostgresSettings, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: settings.databaseUrl,
+    max: settings.poolSize,
+    application_name: "login-etl",
+    connectionTimeoutMillis: 5_000,
+    options: `-c search_path=${quoteIdent(settings.schema)}`,
+  });
+  // An idle client whose server went away emits here; without a listener the process would die.
+  pool.on("error", (err) => log.warn({ code: "DB_UNREACHABLE", ...describeCause(err) }, "idle database connection lost"));
+  return pool;
+}
+
+const CONNECTION = /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH)$/;
+
+/** pg failure → EtlError. pg messages can quote values (22xxx/23xxx), so only the SQLSTATE is kept for those. */
+export function pgError(err: unknown, operation: string): EtlError {
+  const e = err as { code?: string; message?: string; routine?: string };
+  const code = typeof e?.code === "string" ? e.code : "";
+  const context = { operation, ...describeCause(err) };
+  const connectionLost =
+    CONNECTION.test(code) ||
+    /^(08|57P)/.test(code) ||
+    /Connection terminated|timeout expired|not queryable|Client has encountered a connection error/i.test(e?.message ?? "");
+  if (connectionLost) {
+    return new EtlError("DB_UNREACHABLE", `cannot reach PostgreSQL (${operation}: ${code || "connection lost"})`, { cause: err, context });
+  }
+  if (/^(22|23)/.test(code)) {
+    return new EtlError("DB_ROW_REFUSED", `PostgreSQL refused a value (${operation}: SQLSTATE ${code})`, {
+      cause: err,
+      context,
+      retryable: false,
+    });
+  }
+  if (code === "28P01" || code === "28000" || code === "3D000") {
+    return new EtlError("DB_UNREACHABLE", `PostgreSQL refused the connection (${operation}: SQLSTATE ${code}): check DATABASE_URL`, {
+      cause: err,
+      context,
+      retryable: false,
+    });
+  }
+  const ours: ErrorCode = /^42/.test(code) ? "DB_SCHEMA_MISMATCH" : "DB_WRITE_FAILED";
+  return new EtlError(ours, `PostgreSQL ${operation} failed (SQLSTATE ${code || "unknown"})`, { cause: err, context });
+}

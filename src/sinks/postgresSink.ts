@@ -1,0 +1,95 @@
+// Sink into user_logins. One transaction per batch. Fast path: COPY, the
+// fastest way in; a batch holding a message_id that is already stored (a
+// redelivery) fails the COPY with a unique violation and is written again as
+// INSERT … ON CONFLICT (message_id) DO NOTHING, which counts what was new.
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import type { Sink, WriteResult } from "../pipeline/contracts.ts";
+import type { LoginRow } from "../transform/toRow.ts";
+import { pgError } from "./postgresPool.ts";
+
+const COLUMNS = [
+  "message_id",
+  "user_id",
+  "device_type",
+  "masked_ip",
+  "masked_device_id",
+  "locale",
+  "app_version",
+  "app_version_text",
+  "create_date",
+] as const;
+const COPY_SQL = `COPY user_logins (${COLUMNS.join(", ")}) FROM STDIN`;
+const INSERT_SQL = `INSERT INTO user_logins (${COLUMNS.join(", ")})
+  SELECT * FROM unnest($1::text[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::integer[], $8::varchar[], $9::date[])
+  ON CONFLICT (message_id) DO NOTHING`;
+const UNIQUE_VIOLATION = "23505";
+
+/** COPY text format: backslash escapes for the characters that delimit fields and rows. */
+function copyText(value: string | number | null): string {
+  if (value === null) return "\\N";
+  if (typeof value === "number") return String(value);
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"));
+}
+
+export function copyPayload(rows: readonly LoginRow[]): string {
+  let out = "";
+  for (const row of rows) {
+    out += `${COLUMNS.map((c) => copyText(row[c])).join("\t")}\n`;
+  }
+  return out;
+}
+
+async function copyRows(client: pg.PoolClient, rows: readonly LoginRow[]): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await pipeline(Readable.from([copyPayload(rows)]), client.query(copyFrom(COPY_SQL)));
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
+}
+
+async function insertRows(client: pg.PoolClient, rows: readonly LoginRow[]): Promise<number> {
+  const res = await client.query(
+    INSERT_SQL,
+    COLUMNS.map((c) => rows.map((r) => r[c])),
+  );
+  return res.rowCount ?? 0;
+}
+
+export function createPostgresSink(pool: pg.Pool): Sink & { close(): Promise<void> } {
+  return {
+    async write(rows): Promise<WriteResult> {
+      if (rows.length === 0) return { inserted: 0, duplicates: 0 };
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw pgError(err, "connect");
+      }
+      let broken = false;
+      try {
+        try {
+          await copyRows(client, rows);
+          return { inserted: rows.length, duplicates: 0 };
+        } catch (err) {
+          if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+        }
+        const inserted = await insertRows(client, rows);
+        return { inserted, duplicates: rows.length - inserted };
+      } catch (err) {
+        const mapped = pgError(err, "write batch");
+        broken = mapped.code === "DB_UNREACHABLE";
+        throw mapped;
+      } finally {
+        // A client whose connection broke must not go back into the pool.
+        client.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}

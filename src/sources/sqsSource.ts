@@ -1,0 +1,97 @@
+// Source over an SQS queue: long polling, ack = DeleteMessageBatch,
+// release = visibility 0, extend = the visibility heartbeat.
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { Delivery, ReceiveOptions, Source } from "../pipeline/contracts.ts";
+import { sqsError } from "./sqsClient.ts";
+
+const SQS_BATCH_MAX = 10;
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function toDelivery(m: Message, receivedAtMs: number): Delivery {
+  const sent = Number(m.Attributes?.SentTimestamp);
+  return {
+    messageId: m.MessageId ?? "",
+    body: m.Body ?? "",
+    // SentTimestamp is requested on every receive; the receive time stands in only if an endpoint omits it.
+    sentAtMs: Number.isFinite(sent) && sent > 0 ? sent : receivedAtMs,
+    receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
+    receivedAtMs,
+    handle: m.ReceiptHandle ?? "",
+  };
+}
+
+/** Runs a batch call per chunk of 10 and resolves to the items SQS reported as failed. */
+async function perChunk<T>(
+  items: readonly T[],
+  call: (entries: T[]) => Promise<{ Failed?: Array<{ Id?: string }> | undefined }>,
+): Promise<T[]> {
+  const results = await Promise.all(
+    chunk(items, SQS_BATCH_MAX).map(async (entries) => {
+      const res = await call(entries);
+      return (res.Failed ?? []).map((f) => entries[Number(f.Id)]).filter((x): x is T => x !== undefined);
+    }),
+  );
+  return results.flat();
+}
+
+export function createSqsSource(client: SQSClient, queueUrl: string): Source {
+  const changeVisibility = (deliveries: readonly Delivery[], seconds: number, operation: string) =>
+    perChunk(deliveries, async (entries) => {
+      try {
+        return await client.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: entries.map((d, i) => ({ Id: String(i), ReceiptHandle: d.handle, VisibilityTimeout: seconds })),
+          }),
+        );
+      } catch (err) {
+        throw sqsError(err, operation, queueUrl, "acking");
+      }
+    });
+
+  return {
+    async receive({ maxMessages, waitTimeSeconds, signal }: ReceiveOptions) {
+      try {
+        const res = await client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: maxMessages,
+            WaitTimeSeconds: waitTimeSeconds,
+            MessageSystemAttributeNames: ["SentTimestamp", "ApproximateReceiveCount"],
+          }),
+          { abortSignal: signal },
+        );
+        const now = Date.now();
+        return (res.Messages ?? []).map((m) => toDelivery(m, now));
+      } catch (err) {
+        throw sqsError(err, "ReceiveMessage", queueUrl);
+      }
+    },
+    ack: (deliveries) =>
+      perChunk(deliveries, async (entries) => {
+        try {
+          return await client.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: entries.map((d, i) => ({ Id: String(i), ReceiptHandle: d.handle })),
+            }),
+          );
+        } catch (err) {
+          throw sqsError(err, "DeleteMessageBatch", queueUrl, "acking");
+        }
+      }),
+    release: (deliveries) => changeVisibility(deliveries, 0, "ChangeMessageVisibilityBatch(release)"),
+    extend: (deliveries, seconds) => changeVisibility(deliveries, seconds, "ChangeMessageVisibilityBatch(extend)"),
+  };
+}
