@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// Entry of the `login-etl` binary. The code is TypeScript run by Node's type
+// stripping (Node >= 22.18). npm scripts and `npx` put the project's own Node 24
+// (the `node` package) first on PATH; when an older system Node runs this file
+// directly, hand over to that Node instead of failing.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const [major, minor] = process.versions.node.split(".").map(Number);
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+if (major > 22 || (major === 22 && minor >= 18)) {
+  await import(main);
+} else {
+  const bundled = fileURLToPath(new URL("../node_modules/node/bin/node", import.meta.url));
+  if (!existsSync(bundled)) {
+    process.stderr.write(`login-etl: needs Node.js 22.18 or newer (this is ${process.version}); run \`npm ci\` in the checkout to install the bundled Node 24\n`);
+    process.exit(2);
+  }
+  const child = spawn(bundled, [main, ...process.argv.slice(2)], { stdio: "inherit" });
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+  child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+}

@@ -1,0 +1,96 @@
+// `login-etl check`: everything that would stop `run`, found before it runs,
+// all reported at once. Exit 0 when all is well, 1 when anything is wrong, 2
+// for bad configuration.
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { type Flags, loadConfig, redactUrl } from "../config.ts";
+import { EtlError, isEtlError } from "../errors.ts";
+import { createLogger } from "../ops/logger.ts";
+import { loadMigrations } from "../sinks/migrations.ts";
+import { createPool, pgError } from "../sinks/postgresPool.ts";
+import { createSqsClient, sqsError } from "../sources/sqsClient.ts";
+import { describeQueue } from "../sources/sqsQueueInfo.ts";
+import { type CommandContext, print } from "./context.ts";
+
+type Line = { ok: boolean; text: string };
+
+const describe = (err: unknown) => (isEtlError(err) ? `${err.message} [${err.code}]` : "unexpected error");
+
+export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<number> {
+  const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]));
+  const lines: Line[] = [{ ok: true, text: `configuration valid; keyring primary ${config.keyring?.primary} (${config.keyring?.keys.size} key(s))` }];
+  const queueUrl = config.queueUrl as string;
+  const sqs = createSqsClient({ region: config.region, endpointUrl: config.endpointUrl, maxSockets: 4 });
+  const pool = createPool({ databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 }, createLogger("silent"));
+  try {
+    try {
+      const queue = await describeQueue(sqs, queueUrl);
+      lines.push({ ok: true, text: `queue ${queueUrl} reachable: ~${queue.approximateMessages} visible, ~${queue.approximateInFlight} in flight` });
+      const minVisibility = Math.ceil((config.flushIntervalMs + 5_000) / 1000) * 2;
+      lines.push(
+        queue.visibilityTimeoutSeconds >= minVisibility
+          ? { ok: true, text: `visibility timeout ${queue.visibilityTimeoutSeconds} s` }
+          : { ok: false, text: `visibility timeout ${queue.visibilityTimeoutSeconds} s is short: expected at least ${minVisibility} s for flush interval ${config.flushIntervalMs} ms` },
+      );
+      const dlqUrl = config.dlqUrl ?? queue.redriveDlqUrl;
+      lines.push(
+        queue.redriveDlqUrl
+          ? { ok: true, text: `redrive policy to ${queue.redriveDlqUrl} after ${queue.maxReceiveCount} receives` }
+          : { ok: false, text: "no redrive policy: a message that keeps failing is received forever; add one with a dead-letter queue" },
+      );
+      if (dlqUrl) {
+        try {
+          await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }));
+          lines.push({ ok: true, text: `dead-letter queue ${dlqUrl} reachable` });
+        } catch (err) {
+          lines.push({ ok: false, text: `dead-letter queue: ${describe(sqsError(err, "GetQueueAttributes", dlqUrl))}` });
+        }
+      } else {
+        lines.push({ ok: false, text: "no dead-letter queue (SQS_DLQ_URL unset and no redrive policy): rejected messages stay on the queue" });
+      }
+    } catch (err) {
+      lines.push({ ok: false, text: `queue: ${describe(err)}` });
+    }
+    try {
+      await checkDatabase(pool, lines);
+      lines.push({ ok: true, text: `database ${redactUrl(config.databaseUrl as string)} reachable` });
+    } catch (err) {
+      lines.push({ ok: false, text: `database: ${describe(isEtlError(err) ? err : pgError(err, "check"))}` });
+    }
+  } finally {
+    sqs.destroy();
+    await pool.end();
+  }
+  for (const line of lines) print(ctx.stdout, `${line.ok ? "ok  " : "FAIL"} ${line.text}`);
+  const failed = lines.filter((l) => !l.ok).length;
+  if (failed) throw new EtlError("CHECK_FAILED", `${failed} problem(s) found`, { context: { failed } });
+  return 0;
+}
+
+async function checkDatabase(pool: ReturnType<typeof createPool>, lines: Line[]): Promise<void> {
+  const expected = loadMigrations().map((m) => m.version);
+  const tables = await pool.query<{ name: string }>(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN ('user_logins', 'login_etl_schema_migrations')",
+  );
+  const names = new Set(tables.rows.map((r) => r.name));
+  if (!names.has("login_etl_schema_migrations")) {
+    lines.push({ ok: false, text: `migrations not applied (expected versions ${expected.join(", ")}): run \`login-etl migrate\` (run and drain also apply them)` });
+    return;
+  }
+  const applied = new Set((await pool.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map((r) => r.version));
+  const missing = expected.filter((v) => !applied.has(v));
+  lines.push(missing.length ? { ok: false, text: `migrations missing: ${missing.join(", ")}: run \`login-etl migrate\`` } : { ok: true, text: `migrations ${expected.join(", ")} applied` });
+  if (!names.has("user_logins")) {
+    lines.push({ ok: false, text: "table user_logins is missing" });
+    return;
+  }
+  const indexes = await pool.query<{ def: string }>("SELECT indexdef AS def FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'user_logins'");
+  const defs = indexes.rows.map((r) => r.def);
+  const want: Array<[string, RegExp]> = [
+    ["unique index on message_id", /UNIQUE INDEX .* \(message_id\)$/],
+    ["index on masked_ip", /INDEX .* \(masked_ip\b/],
+    ["index on masked_device_id", /INDEX .* \(masked_device_id\b/],
+  ];
+  for (const [what, pattern] of want) {
+    lines.push(defs.some((d) => pattern.test(d)) ? { ok: true, text: what } : { ok: false, text: `${what} is missing: run \`login-etl migrate\`` });
+  }
+}

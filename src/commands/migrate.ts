@@ -1,0 +1,26 @@
+// `login-etl migrate`: apply the migrations and say what changed.
+import { loadConfig, type Flags } from "../config.ts";
+import { createLogger } from "../ops/logger.ts";
+import { migrate } from "../sinks/migrations.ts";
+import { createPool, pgError } from "../sinks/postgresPool.ts";
+import { type CommandContext, print } from "./context.ts";
+
+export async function migrateCommand(ctx: CommandContext, flags: Flags): Promise<number> {
+  const config = loadConfig(ctx.env, flags, new Set(["database"]));
+  const log = createLogger(config.logLevel);
+  const pool = createPool({ databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 }, log);
+  try {
+    const applied = await migrate(pool, config.dbSchema).catch((err) => {
+      throw pgError(err, "migrate");
+    });
+    print(
+      ctx.stdout,
+      applied.length
+        ? `applied ${applied.map((m) => `${String(m.version).padStart(3, "0")}_${m.name}`).join(", ")}`
+        : "schema is up to date",
+    );
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,58 @@
+// `login-etl run`: the service. Consumes until SIGTERM/SIGINT and serves
+// /livez, /readyz and /metrics. Shutdown order: /readyz turns 503, long polls
+// are aborted, what is in hand is written and deleted (the rest released at
+// the deadline), the pool and server close.
+import { createApp } from "../app.ts";
+import { type Flags, loadConfig, redactUrl } from "../config.ts";
+import { createLogger } from "../ops/logger.ts";
+import { createMetrics } from "../ops/metrics.ts";
+import { startOpsServer } from "../ops/httpServer.ts";
+import { describeQueue } from "../sources/sqsQueueInfo.ts";
+import type { CommandContext } from "./context.ts";
+
+const RUN_WAIT_SECONDS = 20;
+
+export async function runCommand(ctx: CommandContext, flags: Flags): Promise<number> {
+  const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]));
+  const log = createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const app = await createApp({
+    config,
+    log,
+    metrics,
+    stopWhenEmpty: false,
+    waitTimeSeconds: config.waitTimeSeconds ?? RUN_WAIT_SECONDS,
+  });
+  const queueUrl = config.queueUrl as string;
+  let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
+  try {
+    ops = await startOpsServer({
+      host: config.httpHost,
+      port: config.httpPort,
+      registry: metrics.registry,
+      probes: [
+        { name: "postgres", check: async () => void (await app.pool.query("SELECT 1 FROM user_logins LIMIT 1")) },
+        { name: "sqs", check: async () => void (await describeQueue(app.sqs, queueUrl)) },
+      ],
+    });
+    const server = ops;
+    ctx.stop.addEventListener(
+      "abort",
+      () => {
+        server.setDraining();
+        log.info({ shutdownTimeoutMs: config.shutdownTimeoutMs }, "shutting down: finishing what is in hand");
+      },
+      { once: true },
+    );
+    log.info(
+      { queue: queueUrl, dlq: app.dlqUrl, database: redactUrl(config.databaseUrl as string), httpPort: ops.port, pollers: config.pollers },
+      "login-etl running",
+    );
+    const summary = await app.pipeline.run(ctx.stop);
+    log.info({ ...summary }, "stopped");
+    return 0;
+  } finally {
+    await ops?.close();
+    await app.close();
+  }
+}

@@ -1,0 +1,33 @@
+// Process entry: argv → command → exit code. The only file that traps signals
+// or exits. User mistakes get one clear message and exit 2, runtime failures a
+// message with the error code and exit 1; never a stack trace for either.
+import { runCli } from "./cli.ts";
+import { isEtlError } from "./errors.ts";
+
+const controller = new AbortController();
+let signals = 0;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    signals++;
+    // A second signal means "now": skip the graceful path.
+    if (signals > 1) process.exit(130);
+    controller.abort();
+  });
+}
+
+let code: number;
+try {
+  code = await runCli(process.argv.slice(2), { env: process.env, stop: controller.signal, stdout: process.stdout, stderr: process.stderr });
+} catch (err) {
+  if (isEtlError(err)) {
+    if (!err.context.printed) process.stderr.write(`login-etl: ${err.message}${err.exitCode === 2 ? "" : ` [${err.code}]`}\n`);
+    code = err.exitCode;
+  } else {
+    // A bug. Its message may quote data, so only the name, and the stack only when asked for.
+    process.stderr.write(`login-etl: unexpected ${(err as Error)?.name ?? "error"} [INTERNAL]; set LOGIN_ETL_DEBUG=1 for the stack\n`);
+    if (process.env.LOGIN_ETL_DEBUG === "1") process.stderr.write(`${(err as Error)?.stack}\n`);
+    code = 1;
+  }
+}
+// Sockets kept alive by SDK agents or a pool must not hold the process open.
+process.exit(code);
