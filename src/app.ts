@@ -7,12 +7,12 @@ import type { Config } from "./config.ts";
 import { EtlError } from "./errors.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Metrics } from "./ops/metrics.ts";
-import type { Delivery, Outcome } from "./pipeline/contracts.ts";
 import { DEFAULT_BACKOFF } from "./pipeline/backoff.ts";
+import type { Delivery, Outcome } from "./pipeline/contracts.ts";
 import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
-import { createPostgresSink } from "./sinks/postgresSink.ts";
-import { createPool, pgError } from "./sinks/postgresPool.ts";
 import { migrate } from "./sinks/migrations.ts";
+import { createPool, pgError } from "./sinks/postgresPool.ts";
+import { createPostgresSink } from "./sinks/postgresSink.ts";
 import { createSqsClient } from "./sources/sqsClient.ts";
 import { createSqsDeadLetterQueue } from "./sources/sqsDeadLetterQueue.ts";
 import { describeQueue, type QueueInfo } from "./sources/sqsQueueInfo.ts";
@@ -60,7 +60,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     maxSockets: config.pollers + config.writers * 4 + 8,
     ...(options.sqsCredentials ? { credentials: options.sqsCredentials } : {}),
   });
-  const pool = createPool({ databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: config.writers + 1 }, log);
+  const pool = createPool(
+    { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: config.writers + 1 },
+    log,
+  );
   const close = async () => {
     sqs.destroy();
     await pool.end().catch(() => {});
@@ -75,7 +78,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
     const dlqUrl = config.dlqUrl ?? queue.redriveDlqUrl;
     if (!dlqUrl) {
-      log.warn({ queue: queueUrl }, "no dead-letter queue (SQS_DLQ_URL unset, no redrive policy): rejected messages stay on the queue");
+      log.warn(
+        { queue: queueUrl },
+        "no dead-letter queue (SQS_DLQ_URL unset, no redrive policy): rejected messages stay on the queue",
+      );
     }
     const pipeline = createPipeline(
       {

@@ -2,7 +2,6 @@
 // Flags override the environment; every flag has the environment variable
 // named in its help.
 import { Command, CommanderError, Option } from "commander";
-import { SETTINGS } from "./config.ts";
 import { checkCommand } from "./commands/check.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { demoCommand } from "./commands/demo.ts";
@@ -12,13 +11,24 @@ import { maskCommand } from "./commands/mask.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { produceCommand } from "./commands/produce.ts";
 import { runCommand } from "./commands/run.ts";
+import { SETTINGS } from "./config.ts";
 import { EtlError } from "./errors.ts";
 
 type SettingName = keyof typeof SETTINGS;
 
 const SQS: SettingName[] = ["queueUrl", "endpointUrl", "region", "dlqUrl"];
 const DB: SettingName[] = ["databaseUrl", "dbSchema"];
-const TUNING: SettingName[] = ["pollers", "batchSize", "flushIntervalMs", "maxInFlight", "writers", "waitTimeSeconds", "shutdownTimeoutMs", "maxHoldSeconds", "logLevel"];
+const TUNING: SettingName[] = [
+  "pollers",
+  "batchSize",
+  "flushIntervalMs",
+  "maxInFlight",
+  "writers",
+  "waitTimeSeconds",
+  "shutdownTimeoutMs",
+  "maxHoldSeconds",
+  "logLevel",
+];
 
 function withSettings(command: Command, names: SettingName[]): Command {
   for (const name of names) {
@@ -29,12 +39,15 @@ function withSettings(command: Command, names: SettingName[]): Command {
   return command;
 }
 
-const keyringOption = () => new Option("--keyring-file <path>", "masking keyring file [env PII_KEYRING_FILE; or PII_KEYRING]");
+const keyringOption = () =>
+  new Option("--keyring-file <path>", "masking keyring file [env PII_KEYRING_FILE; or PII_KEYRING]");
 
 export async function runCli(argv: string[], ctx: CommandContext): Promise<number> {
   let exitCode = 0;
   const program = new Command("login-etl")
-    .description("Loads user-login events from SQS into PostgreSQL, with ip and device_id masked by keyed pseudonyms.")
+    .description(
+      "Loads user-login events from SQS into PostgreSQL, with ip and device_id masked by keyed pseudonyms.",
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.stdout.write(s),
@@ -48,11 +61,17 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
       exitCode = await (fn as (...a: unknown[]) => Promise<number>)(...args);
     };
 
-  withSettings(program.command("run").description("consume until SIGTERM/SIGINT; serves /livez, /readyz, /metrics"), [...SQS, ...DB, ...TUNING, "httpPort", "httpHost"])
+  withSettings(
+    program.command("run").description("consume until SIGTERM/SIGINT; serves /livez, /readyz, /metrics"),
+    [...SQS, ...DB, ...TUNING, "httpPort", "httpHost"],
+  )
     .addOption(keyringOption())
     .action(action((opts: Record<string, unknown>) => runCommand(ctx, opts)));
 
-  withSettings(program.command("drain").description("consume until the queue is empty, print a summary, exit 0"), [...SQS, ...DB, ...TUNING])
+  withSettings(
+    program.command("drain").description("consume until the queue is empty, print a summary, exit 0"),
+    [...SQS, ...DB, ...TUNING],
+  )
     .addOption(keyringOption())
     .option("--json", "print the summary as one JSON object on the last stdout line")
     .option("--no-progress", "no progress bar or progress lines")
@@ -60,19 +79,31 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
 
   program
     .command("demo")
-    .description("the whole pipeline on an embedded PostgreSQL and SQS endpoint, with sample data (what `npm start` runs)")
+    .description(
+      "the whole pipeline on an embedded PostgreSQL and SQS endpoint, with sample data (what `npm start` runs)",
+    )
     .option("--keep", "keep the embedded stack running afterwards, and print how to connect")
     .action(action((opts: Record<string, unknown>) => demoCommand(ctx, opts)));
 
-  withSettings(program.command("migrate").description("apply the database migrations"), [...DB, "logLevel"]).action(
-    action((opts: Record<string, unknown>) => migrateCommand(ctx, opts)),
-  );
+  withSettings(program.command("migrate").description("apply the database migrations"), [
+    ...DB,
+    "logLevel",
+  ]).action(action((opts: Record<string, unknown>) => migrateCommand(ctx, opts)));
 
-  withSettings(program.command("check").description("validate configuration, reach SQS and PostgreSQL, inspect queue and table"), [...SQS, ...DB, "flushIntervalMs"])
+  withSettings(
+    program
+      .command("check")
+      .description("validate configuration, reach SQS and PostgreSQL, inspect queue and table"),
+    [...SQS, ...DB, "flushIntervalMs"],
+  )
     .addOption(keyringOption())
     .action(action((opts: Record<string, unknown>) => checkCommand(ctx, opts)));
 
-  withSettings(program.command("produce").description("send synthetic login events to the queue"), ["queueUrl", "endpointUrl", "region"])
+  withSettings(program.command("produce").description("send synthetic login events to the queue"), [
+    "queueUrl",
+    "endpointUrl",
+    "region",
+  ])
     .requiredOption("--count <n>", "how many messages")
     .option("--duplicate-ratio <r>", "share of events reusing an earlier ip and device_id (0..1)", "0.1")
     .option("--malformed-ratio <r>", "share of malformed bodies (0..1)", "0")
@@ -86,11 +117,17 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
     .requiredOption("--field <field>", "ip or device_id")
     .addOption(keyringOption())
     .argument("<value>", "the raw value")
-    .action(action((value: string, opts: Record<string, unknown>) => maskCommand(ctx, String(opts.field), value, opts)));
+    .action(
+      action((value: string, opts: Record<string, unknown>) =>
+        maskCommand(ctx, String(opts.field), value, opts),
+      ),
+    );
 
   program
     .command("keygen")
-    .description("print a new keyring with one random key (store it as a secret; point PII_KEYRING_FILE at it)")
+    .description(
+      "print a new keyring with one random key (store it as a secret; point PII_KEYRING_FILE at it)",
+    )
     .option("--kid <kid>", "key id, [a-z0-9-]{1,16}", "k1")
     .action(action((opts: { kid: string }) => keygenCommand(ctx, opts.kid)));
 

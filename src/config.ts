@@ -21,10 +21,31 @@ const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/);
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const SETTINGS = {
-  queueUrl: { env: "SQS_QUEUE_URL", flag: "queueUrl", expected: "the queue's URL (http:// or https://)", schema: httpUrl, need: "queue" },
-  endpointUrl: { env: "SQS_ENDPOINT_URL", flag: "endpointUrl", expected: "an http(s) URL, or unset for AWS", schema: httpUrl.nullable() },
-  region: { env: "AWS_REGION", flag: "region", expected: "an AWS region such as us-east-1", schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/) },
-  dlqUrl: { env: "SQS_DLQ_URL", flag: "dlqUrl", expected: "the dead-letter queue's URL, or unset", schema: httpUrl.nullable() },
+  queueUrl: {
+    env: "SQS_QUEUE_URL",
+    flag: "queueUrl",
+    expected: "the queue's URL (http:// or https://)",
+    schema: httpUrl,
+    need: "queue",
+  },
+  endpointUrl: {
+    env: "SQS_ENDPOINT_URL",
+    flag: "endpointUrl",
+    expected: "an http(s) URL, or unset for AWS",
+    schema: httpUrl.nullable(),
+  },
+  region: {
+    env: "AWS_REGION",
+    flag: "region",
+    expected: "an AWS region such as us-east-1",
+    schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/),
+  },
+  dlqUrl: {
+    env: "SQS_DLQ_URL",
+    flag: "dlqUrl",
+    expected: "the dead-letter queue's URL, or unset",
+    schema: httpUrl.nullable(),
+  },
   databaseUrl: {
     env: "DATABASE_URL",
     flag: "databaseUrl",
@@ -32,17 +53,72 @@ export const SETTINGS = {
     schema: z.string().regex(/^postgres(ql)?:\/\/\S+$/),
     need: "database",
   },
-  dbSchema: { env: "LOGIN_ETL_DB_SCHEMA", flag: "dbSchema", expected: "a schema name ([a-z_][a-z0-9_]*)", schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/) },
-  pollers: { env: "LOGIN_ETL_POLLERS", flag: "pollers", expected: "a whole number from 1 to 64", schema: count(1, 64) },
-  batchSize: { env: "LOGIN_ETL_BATCH_SIZE", flag: "batchSize", expected: "a whole number from 1 to 10000", schema: count(1, 10_000) },
-  flushIntervalMs: { env: "LOGIN_ETL_FLUSH_INTERVAL_MS", flag: "flushIntervalMs", expected: "milliseconds from 1 to 60000", schema: count(1, 60_000) },
-  maxInFlight: { env: "LOGIN_ETL_MAX_IN_FLIGHT", flag: "maxInFlight", expected: "a whole number from 10 to 100000", schema: count(10, 100_000) },
-  writers: { env: "LOGIN_ETL_WRITERS", flag: "writers", expected: "a whole number from 1 to 16", schema: count(1, 16) },
-  waitTimeSeconds: { env: "LOGIN_ETL_WAIT_TIME_SECONDS", flag: "waitTimeSeconds", expected: "seconds from 0 to 20", schema: count(0, 20).nullable() },
-  shutdownTimeoutMs: { env: "LOGIN_ETL_SHUTDOWN_TIMEOUT_MS", flag: "shutdownTimeoutMs", expected: "milliseconds from 100 to 600000", schema: count(100, 600_000) },
-  maxHoldSeconds: { env: "LOGIN_ETL_MAX_HOLD_SECONDS", flag: "maxHoldSeconds", expected: "seconds from 1 to 43200", schema: count(1, 43_200) },
-  httpPort: { env: "LOGIN_ETL_HTTP_PORT", flag: "httpPort", expected: "a TCP port from 0 to 65535", schema: count(0, 65_535) },
-  httpHost: { env: "LOGIN_ETL_HTTP_HOST", flag: "httpHost", expected: "an interface address such as 0.0.0.0", schema: z.string().min(1) },
+  dbSchema: {
+    env: "LOGIN_ETL_DB_SCHEMA",
+    flag: "dbSchema",
+    expected: "a schema name ([a-z_][a-z0-9_]*)",
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/),
+  },
+  pollers: {
+    env: "LOGIN_ETL_POLLERS",
+    flag: "pollers",
+    expected: "a whole number from 1 to 64",
+    schema: count(1, 64),
+  },
+  batchSize: {
+    env: "LOGIN_ETL_BATCH_SIZE",
+    flag: "batchSize",
+    expected: "a whole number from 1 to 10000",
+    schema: count(1, 10_000),
+  },
+  flushIntervalMs: {
+    env: "LOGIN_ETL_FLUSH_INTERVAL_MS",
+    flag: "flushIntervalMs",
+    expected: "milliseconds from 1 to 60000",
+    schema: count(1, 60_000),
+  },
+  maxInFlight: {
+    env: "LOGIN_ETL_MAX_IN_FLIGHT",
+    flag: "maxInFlight",
+    expected: "a whole number from 10 to 100000",
+    schema: count(10, 100_000),
+  },
+  writers: {
+    env: "LOGIN_ETL_WRITERS",
+    flag: "writers",
+    expected: "a whole number from 1 to 16",
+    schema: count(1, 16),
+  },
+  waitTimeSeconds: {
+    env: "LOGIN_ETL_WAIT_TIME_SECONDS",
+    flag: "waitTimeSeconds",
+    expected: "seconds from 0 to 20",
+    schema: count(0, 20).nullable(),
+  },
+  shutdownTimeoutMs: {
+    env: "LOGIN_ETL_SHUTDOWN_TIMEOUT_MS",
+    flag: "shutdownTimeoutMs",
+    expected: "milliseconds from 100 to 600000",
+    schema: count(100, 600_000),
+  },
+  maxHoldSeconds: {
+    env: "LOGIN_ETL_MAX_HOLD_SECONDS",
+    flag: "maxHoldSeconds",
+    expected: "seconds from 1 to 43200",
+    schema: count(1, 43_200),
+  },
+  httpPort: {
+    env: "LOGIN_ETL_HTTP_PORT",
+    flag: "httpPort",
+    expected: "a TCP port from 0 to 65535",
+    schema: count(0, 65_535),
+  },
+  httpHost: {
+    env: "LOGIN_ETL_HTTP_HOST",
+    flag: "httpHost",
+    expected: "an interface address such as 0.0.0.0",
+    schema: z.string().min(1),
+  },
   logLevel: {
     env: "LOGIN_ETL_LOG_LEVEL",
     flag: "logLevel",
@@ -102,7 +178,7 @@ function keyringFrom(env: Env, flags: Flags, problems: string[]): Keyring | null
   }
   if (!file && !inline) {
     problems.push(
-      "PII_KEYRING or PII_KEYRING_FILE: required; expected a keyring {\"primary\": kid, \"keys\": [{\"kid\", \"key\"}]} (make one with `login-etl keygen`)",
+      'PII_KEYRING or PII_KEYRING_FILE: required; expected a keyring {"primary": kid, "keys": [{"kid", "key"}]} (make one with `login-etl keygen`)',
     );
     return null;
   }
@@ -112,7 +188,9 @@ function keyringFrom(env: Env, flags: Flags, problems: string[]): Keyring | null
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
-      problems.push(`PII_KEYRING_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"}); expected a readable keyring file`);
+      problems.push(
+        `PII_KEYRING_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"}); expected a readable keyring file`,
+      );
       return null;
     }
   }
@@ -136,7 +214,8 @@ export function loadConfig(env: Env, flags: Flags, needs: ReadonlySet<Need>): Co
     const raw = fromFlag !== undefined ? String(fromFlag) : env[setting.env] || DEFAULTS[name];
     const label = setting.flag ? `${setting.env} (--${kebab(setting.flag)})` : setting.env;
     if (raw === undefined || raw === "") {
-      if (setting.need && needs.has(setting.need)) problems.push(`${label}: required; expected ${setting.expected}`);
+      if (setting.need && needs.has(setting.need))
+        problems.push(`${label}: required; expected ${setting.expected}`);
       values[name] = null;
       continue;
     }
@@ -145,7 +224,10 @@ export function loadConfig(env: Env, flags: Flags, needs: ReadonlySet<Need>): Co
     // Never echo the value: DATABASE_URL holds a password.
     else problems.push(`${label}: invalid; expected ${setting.expected}`);
   }
-  const keyring = needs.has("keyring") || env.PII_KEYRING || env.PII_KEYRING_FILE ? keyringFrom(env, flags, problems) : null;
+  const keyring =
+    needs.has("keyring") || env.PII_KEYRING || env.PII_KEYRING_FILE
+      ? keyringFrom(env, flags, problems)
+      : null;
   if (problems.length) {
     throw new EtlError("CONFIG_INVALID", `invalid configuration:\n  - ${problems.join("\n  - ")}`, {
       context: { problems: problems.length },

@@ -3,7 +3,14 @@
 // in, and context that is safe to print: never a message body, never a raw
 // ip/device_id, never a key.
 
-export type Stage = "config" | "receiving" | "processing" | "writing" | "dead-lettering" | "acking" | "shutdown";
+export type Stage =
+  | "config"
+  | "receiving"
+  | "processing"
+  | "writing"
+  | "dead-lettering"
+  | "acking"
+  | "shutdown";
 
 /** The catalogue; README.md "Error codes" documents each one. */
 export const ERROR_CODES = {
@@ -71,6 +78,7 @@ export function describeCause(err: unknown): SafeContext {
   const out: SafeContext = { causeName: e.name };
   if (typeof e.code === "string") out.causeCode = e.code;
   if (typeof e.$metadata?.httpStatusCode === "number") out.httpStatus = e.$metadata.httpStatusCode;
-  if (typeof e.code === "string" && /^(E[A-Z]+|ECONN\w+|ETIMEDOUT|57P\d\d|08\d\d\d)$/.test(e.code)) out.causeMessage = e.message;
+  if (typeof e.code === "string" && /^(E[A-Z]+|ECONN\w+|ETIMEDOUT|57P\d\d|08\d\d\d)$/.test(e.code))
+    out.causeMessage = e.message;
   return out;
 }

@@ -17,14 +17,22 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 
 let code: number;
 try {
-  code = await runCli(process.argv.slice(2), { env: process.env, stop: controller.signal, stdout: process.stdout, stderr: process.stderr });
+  code = await runCli(process.argv.slice(2), {
+    env: process.env,
+    stop: controller.signal,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
 } catch (err) {
   if (isEtlError(err)) {
-    if (!err.context.printed) process.stderr.write(`login-etl: ${err.message}${err.exitCode === 2 ? "" : ` [${err.code}]`}\n`);
+    if (!err.context.printed)
+      process.stderr.write(`login-etl: ${err.message}${err.exitCode === 2 ? "" : ` [${err.code}]`}\n`);
     code = err.exitCode;
   } else {
     // A bug. Its message may quote data, so only the name, and the stack only when asked for.
-    process.stderr.write(`login-etl: unexpected ${(err as Error)?.name ?? "error"} [INTERNAL]; set LOGIN_ETL_DEBUG=1 for the stack\n`);
+    process.stderr.write(
+      `login-etl: unexpected ${(err as Error)?.name ?? "error"} [INTERNAL]; set LOGIN_ETL_DEBUG=1 for the stack\n`,
+    );
     if (process.env.LOGIN_ETL_DEBUG === "1") process.stderr.write(`${(err as Error)?.stack}\n`);
     code = 1;
   }

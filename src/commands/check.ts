@@ -17,35 +17,61 @@ const describe = (err: unknown) => (isEtlError(err) ? `${err.message} [${err.cod
 
 export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<number> {
   const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]));
-  const lines: Line[] = [{ ok: true, text: `configuration valid; keyring primary ${config.keyring?.primary} (${config.keyring?.keys.size} key(s))` }];
+  const lines: Line[] = [
+    {
+      ok: true,
+      text: `configuration valid; keyring primary ${config.keyring?.primary} (${config.keyring?.keys.size} key(s))`,
+    },
+  ];
   const queueUrl = config.queueUrl as string;
   const sqs = createSqsClient({ region: config.region, endpointUrl: config.endpointUrl, maxSockets: 4 });
-  const pool = createPool({ databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 }, createLogger("silent"));
+  const pool = createPool(
+    { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 },
+    createLogger("silent"),
+  );
   try {
     try {
       const queue = await describeQueue(sqs, queueUrl);
-      lines.push({ ok: true, text: `queue ${queueUrl} reachable: ~${queue.approximateMessages} visible, ~${queue.approximateInFlight} in flight` });
+      lines.push({
+        ok: true,
+        text: `queue ${queueUrl} reachable: ~${queue.approximateMessages} visible, ~${queue.approximateInFlight} in flight`,
+      });
       const minVisibility = Math.ceil((config.flushIntervalMs + 5_000) / 1000) * 2;
       lines.push(
         queue.visibilityTimeoutSeconds >= minVisibility
           ? { ok: true, text: `visibility timeout ${queue.visibilityTimeoutSeconds} s` }
-          : { ok: false, text: `visibility timeout ${queue.visibilityTimeoutSeconds} s is short: expected at least ${minVisibility} s for flush interval ${config.flushIntervalMs} ms` },
+          : {
+              ok: false,
+              text: `visibility timeout ${queue.visibilityTimeoutSeconds} s is short: expected at least ${minVisibility} s for flush interval ${config.flushIntervalMs} ms`,
+            },
       );
       const dlqUrl = config.dlqUrl ?? queue.redriveDlqUrl;
       lines.push(
         queue.redriveDlqUrl
-          ? { ok: true, text: `redrive policy to ${queue.redriveDlqUrl} after ${queue.maxReceiveCount} receives` }
-          : { ok: false, text: "no redrive policy: a message that keeps failing is received forever; add one with a dead-letter queue" },
+          ? {
+              ok: true,
+              text: `redrive policy to ${queue.redriveDlqUrl} after ${queue.maxReceiveCount} receives`,
+            }
+          : {
+              ok: false,
+              text: "no redrive policy: a message that keeps failing is received forever; add one with a dead-letter queue",
+            },
       );
       if (dlqUrl) {
         try {
           await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }));
           lines.push({ ok: true, text: `dead-letter queue ${dlqUrl} reachable` });
         } catch (err) {
-          lines.push({ ok: false, text: `dead-letter queue: ${describe(sqsError(err, "GetQueueAttributes", dlqUrl))}` });
+          lines.push({
+            ok: false,
+            text: `dead-letter queue: ${describe(sqsError(err, "GetQueueAttributes", dlqUrl))}`,
+          });
         }
       } else {
-        lines.push({ ok: false, text: "no dead-letter queue (SQS_DLQ_URL unset and no redrive policy): rejected messages stay on the queue" });
+        lines.push({
+          ok: false,
+          text: "no dead-letter queue (SQS_DLQ_URL unset and no redrive policy): rejected messages stay on the queue",
+        });
       }
     } catch (err) {
       lines.push({ ok: false, text: `queue: ${describe(err)}` });
@@ -73,17 +99,30 @@ async function checkDatabase(pool: ReturnType<typeof createPool>, lines: Line[])
   );
   const names = new Set(tables.rows.map((r) => r.name));
   if (!names.has("login_etl_schema_migrations")) {
-    lines.push({ ok: false, text: `migrations not applied (expected versions ${expected.join(", ")}): run \`login-etl migrate\` (run and drain also apply them)` });
+    lines.push({
+      ok: false,
+      text: `migrations not applied (expected versions ${expected.join(", ")}): run \`login-etl migrate\` (run and drain also apply them)`,
+    });
     return;
   }
-  const applied = new Set((await pool.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map((r) => r.version));
+  const applied = new Set(
+    (await pool.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map(
+      (r) => r.version,
+    ),
+  );
   const missing = expected.filter((v) => !applied.has(v));
-  lines.push(missing.length ? { ok: false, text: `migrations missing: ${missing.join(", ")}: run \`login-etl migrate\`` } : { ok: true, text: `migrations ${expected.join(", ")} applied` });
+  lines.push(
+    missing.length
+      ? { ok: false, text: `migrations missing: ${missing.join(", ")}: run \`login-etl migrate\`` }
+      : { ok: true, text: `migrations ${expected.join(", ")} applied` },
+  );
   if (!names.has("user_logins")) {
     lines.push({ ok: false, text: "table user_logins is missing" });
     return;
   }
-  const indexes = await pool.query<{ def: string }>("SELECT indexdef AS def FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'user_logins'");
+  const indexes = await pool.query<{ def: string }>(
+    "SELECT indexdef AS def FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'user_logins'",
+  );
   const defs = indexes.rows.map((r) => r.def);
   const want: Array<[string, RegExp]> = [
     ["unique index on message_id", /UNIQUE INDEX .* \(message_id\)$/],
@@ -91,6 +130,10 @@ async function checkDatabase(pool: ReturnType<typeof createPool>, lines: Line[])
     ["index on masked_device_id", /INDEX .* \(masked_device_id\b/],
   ];
   for (const [what, pattern] of want) {
-    lines.push(defs.some((d) => pattern.test(d)) ? { ok: true, text: what } : { ok: false, text: `${what} is missing: run \`login-etl migrate\`` });
+    lines.push(
+      defs.some((d) => pattern.test(d))
+        ? { ok: true, text: what }
+        : { ok: false, text: `${what} is missing: run \`login-etl migrate\`` },
+    );
   }
 }

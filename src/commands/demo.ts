@@ -19,10 +19,15 @@ function table(rows: Array<Record<string, unknown>>): string {
   const first = rows[0];
   if (!first) return "(no rows)";
   const cols = Object.keys(first);
-  const text = (v: unknown) => (v === null ? "NULL" : v instanceof Date ? v.toISOString().slice(0, 10) : String(v));
+  const text = (v: unknown) =>
+    v === null ? "NULL" : v instanceof Date ? v.toISOString().slice(0, 10) : String(v);
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => text(r[c]).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join("  ");
-  return [line(cols), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(cols.map((c) => text(r[c]))))].join("\n");
+  return [
+    line(cols),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map((r) => line(cols.map((c) => text(r[c])))),
+  ].join("\n");
 }
 
 export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: boolean }): Promise<number> {
@@ -34,14 +39,29 @@ export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: b
     throw err;
   });
   try {
-    const { queueUrl, dlqUrl } = await sqs.createQueueWithDlq("login-queue", { visibilityTimeoutSeconds: 30, maxReceiveCount: 5 });
+    const { queueUrl, dlqUrl } = await sqs.createQueueWithDlq("login-queue", {
+      visibilityTimeoutSeconds: 30,
+      maxReceiveCount: 5,
+    });
     // A key made for this run only: the demo's pseudonyms mean nothing after it ends.
-    const keyring = JSON.stringify({ primary: "demo", keys: [{ kid: "demo", key: randomBytes(32).toString("base64") }] });
-    const bodies = [...sampleBodies({ count: SAMPLE_COUNT, duplicateRatio: 0.25, malformedRatio: 0, seed: 42 })];
+    const keyring = JSON.stringify({
+      primary: "demo",
+      keys: [{ kid: "demo", key: randomBytes(32).toString("base64") }],
+    });
+    const bodies = [
+      ...sampleBodies({ count: SAMPLE_COUNT, duplicateRatio: 0.25, malformedRatio: 0, seed: 42 }),
+    ];
     // One body sent twice (two events, two rows) and the malformed ones real traffic carries.
-    bodies.push(bodies[0] as string, MALFORMED_BODIES[0] as string, MALFORMED_BODIES[1] as string, MALFORMED_BODIES[3] as string);
+    bodies.push(
+      bodies[0] as string,
+      MALFORMED_BODIES[0] as string,
+      MALFORMED_BODIES[1] as string,
+      MALFORMED_BODIES[3] as string,
+    );
     await sendBodies(sqs.client, queueUrl, bodies);
-    out(`seeded ${bodies.length} messages on ${queueUrl} (${SAMPLE_COUNT} events, 1 body sent twice, 3 malformed)`);
+    out(
+      `seeded ${bodies.length} messages on ${queueUrl} (${SAMPLE_COUNT} events, 1 body sent twice, 3 malformed)`,
+    );
 
     const config = loadConfig(
       {
@@ -76,14 +96,20 @@ export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: b
           ORDER BY users DESC, masked_ip LIMIT 5`,
       );
       out();
-      out("the point of deterministic masking: one address seen for several users, found without ever storing it:");
-      out("  SELECT masked_ip, count(*), count(DISTINCT user_id) FROM user_logins GROUP BY masked_ip HAVING count(DISTINCT user_id) > 1;");
+      out(
+        "the point of deterministic masking: one address seen for several users, found without ever storing it:",
+      );
+      out(
+        "  SELECT masked_ip, count(*), count(DISTINCT user_id) FROM user_logins GROUP BY masked_ip HAVING count(DISTINCT user_id) > 1;",
+      );
       out(table(shared.rows));
       const dlq = await sqs.client.send(
         new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
       );
       out();
-      out(`dead-letter queue: ${dlq.Attributes?.ApproximateNumberOfMessages ?? "?"} messages, each with error_code and error_detail attributes`);
+      out(
+        `dead-letter queue: ${dlq.Attributes?.ApproximateNumberOfMessages ?? "?"} messages, each with error_code and error_detail attributes`,
+      );
     } finally {
       await client.end();
     }

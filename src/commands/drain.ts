@@ -24,7 +24,11 @@ export function formatSummary(s: Summary): string {
   ].join("\n");
 }
 
-export async function drainQueue(ctx: CommandContext, config: Config, options: { progress: boolean; sqsCredentials?: { accessKeyId: string; secretAccessKey: string } }) {
+export async function drainQueue(
+  ctx: CommandContext,
+  config: Config,
+  options: { progress: boolean; sqsCredentials?: { accessKeyId: string; secretAccessKey: string } },
+) {
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const app = await createApp({
@@ -49,7 +53,10 @@ export async function drainQueue(ctx: CommandContext, config: Config, options: {
   }
 }
 
-export async function drainCommand(ctx: CommandContext, flags: Flags & { json?: boolean; progress?: boolean }): Promise<number> {
+export async function drainCommand(
+  ctx: CommandContext,
+  flags: Flags & { json?: boolean; progress?: boolean },
+): Promise<number> {
   const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]));
   const summary = await drainQueue(ctx, config, { progress: flags.progress !== false });
   if (flags.json) print(ctx.stdout, JSON.stringify(summary));

@@ -6,6 +6,9 @@ import { type CommandContext, print } from "./context.ts";
 
 export async function keygenCommand(ctx: CommandContext, kid: string): Promise<number> {
   if (!/^[a-z0-9-]{1,16}$/.test(kid)) throw new EtlError("USAGE_INVALID", "--kid: expected [a-z0-9-]{1,16}");
-  print(ctx.stdout, JSON.stringify({ primary: kid, keys: [{ kid, key: randomBytes(32).toString("base64") }] }));
+  print(
+    ctx.stdout,
+    JSON.stringify({ primary: kid, keys: [{ kid, key: randomBytes(32).toString("base64") }] }),
+  );
   return 0;
 }

@@ -1,5 +1,5 @@
 // `login-etl migrate`: apply the migrations and say what changed.
-import { loadConfig, type Flags } from "../config.ts";
+import { type Flags, loadConfig } from "../config.ts";
 import { createLogger } from "../ops/logger.ts";
 import { migrate } from "../sinks/migrations.ts";
 import { createPool, pgError } from "../sinks/postgresPool.ts";
@@ -8,7 +8,10 @@ import { type CommandContext, print } from "./context.ts";
 export async function migrateCommand(ctx: CommandContext, flags: Flags): Promise<number> {
   const config = loadConfig(ctx.env, flags, new Set(["database"]));
   const log = createLogger(config.logLevel);
-  const pool = createPool({ databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 }, log);
+  const pool = createPool(
+    { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 },
+    log,
+  );
   try {
     const applied = await migrate(pool, config.dbSchema).catch((err) => {
       throw pgError(err, "migrate");

@@ -14,21 +14,40 @@ function ratio(name: string, value: unknown): number {
 
 export async function produceCommand(
   ctx: CommandContext,
-  flags: Flags & { count?: string; duplicateRatio?: string; malformedRatio?: string; seed?: string; concurrency?: string },
+  flags: Flags & {
+    count?: string;
+    duplicateRatio?: string;
+    malformedRatio?: string;
+    seed?: string;
+    concurrency?: string;
+  },
 ): Promise<number> {
   const count = Number(flags.count);
-  if (!Number.isInteger(count) || count < 1 || count > 100_000_000) throw new EtlError("USAGE_INVALID", "--count: expected a whole number from 1 to 100000000");
+  if (!Number.isInteger(count) || count < 1 || count > 100_000_000)
+    throw new EtlError("USAGE_INVALID", "--count: expected a whole number from 1 to 100000000");
   const duplicateRatio = ratio("duplicate-ratio", flags.duplicateRatio);
   const malformedRatio = ratio("malformed-ratio", flags.malformedRatio);
   const seed = Number(flags.seed ?? Date.now() % 2 ** 31);
   const concurrency = Number(flags.concurrency ?? 8);
   const config = loadConfig(ctx.env, flags, new Set(["queue"]));
-  const client = createSqsClient({ region: config.region, endpointUrl: config.endpointUrl, maxSockets: concurrency + 2 });
+  const client = createSqsClient({
+    region: config.region,
+    endpointUrl: config.endpointUrl,
+    maxSockets: concurrency + 2,
+  });
   const started = performance.now();
   try {
-    const sent = await sendBodies(client, config.queueUrl as string, sampleBodies({ count, duplicateRatio, malformedRatio, seed }), concurrency);
+    const sent = await sendBodies(
+      client,
+      config.queueUrl as string,
+      sampleBodies({ count, duplicateRatio, malformedRatio, seed }),
+      concurrency,
+    );
     const seconds = (performance.now() - started) / 1000;
-    print(ctx.stdout, `sent ${sent} messages in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), seed ${seed}`);
+    print(
+      ctx.stdout,
+      `sent ${sent} messages in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), seed ${seed}`,
+    );
     return 0;
   } finally {
     client.destroy();

@@ -4,9 +4,9 @@
 // the deadline), the pool and server close.
 import { createApp } from "../app.ts";
 import { type Flags, loadConfig, redactUrl } from "../config.ts";
+import { startOpsServer } from "../ops/httpServer.ts";
 import { createLogger } from "../ops/logger.ts";
 import { createMetrics } from "../ops/metrics.ts";
-import { startOpsServer } from "../ops/httpServer.ts";
 import { describeQueue } from "../sources/sqsQueueInfo.ts";
 import type { CommandContext } from "./context.ts";
 
@@ -31,7 +31,10 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
       port: config.httpPort,
       registry: metrics.registry,
       probes: [
-        { name: "postgres", check: async () => void (await app.pool.query("SELECT 1 FROM user_logins LIMIT 1")) },
+        {
+          name: "postgres",
+          check: async () => void (await app.pool.query("SELECT 1 FROM user_logins LIMIT 1")),
+        },
         { name: "sqs", check: async () => void (await describeQueue(app.sqs, queueUrl)) },
       ],
     });
@@ -45,7 +48,13 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
       { once: true },
     );
     log.info(
-      { queue: queueUrl, dlq: app.dlqUrl, database: redactUrl(config.databaseUrl as string), httpPort: ops.port, pollers: config.pollers },
+      {
+        queue: queueUrl,
+        dlq: app.dlqUrl,
+        database: redactUrl(config.databaseUrl as string),
+        httpPort: ops.port,
+        pollers: config.pollers,
+      },
       "login-etl running",
     );
     const summary = await app.pipeline.run(ctx.stop);

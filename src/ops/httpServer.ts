@@ -35,7 +35,12 @@ async function runProbe(probe: Probe): Promise<string | null> {
   }
 }
 
-export async function startOpsServer(options: { host: string; port: number; registry: Registry; probes: Probe[] }): Promise<OpsServer> {
+export async function startOpsServer(options: {
+  host: string;
+  port: number;
+  registry: Registry;
+  probes: Probe[];
+}): Promise<OpsServer> {
   let draining = false;
   const server = http.createServer(async (req, res) => {
     const send = (status: number, body: string, type = "application/json") => {
@@ -46,12 +51,18 @@ export async function startOpsServer(options: { host: string; port: number; regi
       if (req.url === "/livez") return send(200, '{"status":"ok"}');
       if (req.url === "/readyz") {
         if (draining) return send(503, '{"status":"shutting down"}');
-        const results = await Promise.all(options.probes.map(async (p) => [p.name, await runProbe(p)] as const));
+        const results = await Promise.all(
+          options.probes.map(async (p) => [p.name, await runProbe(p)] as const),
+        );
         const failed = results.filter(([, problem]) => problem !== null);
-        const body = JSON.stringify({ status: failed.length ? "unavailable" : "ok", checks: Object.fromEntries(results.map(([n, p]) => [n, p ?? "ok"])) });
+        const body = JSON.stringify({
+          status: failed.length ? "unavailable" : "ok",
+          checks: Object.fromEntries(results.map(([n, p]) => [n, p ?? "ok"])),
+        });
         return send(failed.length ? 503 : 200, body);
       }
-      if (req.url === "/metrics") return send(200, await options.registry.metrics(), options.registry.contentType);
+      if (req.url === "/metrics")
+        return send(200, await options.registry.metrics(), options.registry.contentType);
       send(404, '{"status":"not found"}');
     } catch {
       send(500, '{"status":"error"}');

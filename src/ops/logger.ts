@@ -1,6 +1,6 @@
 // JSON lines on stderr (stdout is for command results such as drain --json).
 // Quiet when healthy: info for lifecycle, warn/error for problems.
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -11,7 +11,10 @@ export function createLogger(level: string): Logger {
       base: { service: "login-etl" },
       // Belt and braces: these names never carry PII in our calls, but a
       // careless future call must not print a body or a key.
-      redact: { paths: ["body", "*.body", "key", "*.key", "keyring", "ip", "device_id"], censor: "[redacted]" },
+      redact: {
+        paths: ["body", "*.body", "key", "*.key", "keyring", "ip", "device_id"],
+        censor: "[redacted]",
+      },
       formatters: { level: (label) => ({ level: label }) },
     },
     pino.destination({ fd: 2, sync: true }),

@@ -9,7 +9,11 @@ export interface ProgressSource {
   readonly approximateTotal: number;
 }
 
-export function startProgress(stream: NodeJS.WritableStream & { isTTY?: boolean }, source: ProgressSource, plainEveryMs = 5_000) {
+export function startProgress(
+  stream: NodeJS.WritableStream & { isTTY?: boolean },
+  source: ProgressSource,
+  plainEveryMs = 5_000,
+) {
   const started = Date.now();
   const rate = () => source.done() / Math.max(0.001, (Date.now() - started) / 1000);
   if (stream.isTTY) {
@@ -37,7 +41,9 @@ export function startProgress(stream: NodeJS.WritableStream & { isTTY?: boolean 
     };
   }
   const timer = setInterval(() => {
-    stream.write(`draining: ${source.done()} of ~${source.approximateTotal} messages, ${Math.round(rate())}/s\n`);
+    stream.write(
+      `draining: ${source.done()} of ~${source.approximateTotal} messages, ${Math.round(rate())}/s\n`,
+    );
   }, plainEveryMs);
   timer.unref();
   return () => clearInterval(timer);

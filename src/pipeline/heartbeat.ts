@@ -9,7 +9,7 @@ export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, he
   const visibilityS = options.visibilityTimeoutSeconds;
   const visibleUntil = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | null = null;
+  let busy = false;
 
   async function beat() {
     if (!visibilityS) return;
@@ -37,8 +37,11 @@ export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, he
       if (!visibilityS) return;
       const everyMs = Math.max(250, (visibilityS * 1000) / 4);
       timer = setInterval(() => {
-        running ??= beat().finally(() => {
-          running = null;
+        // One beat at a time: a slow ChangeMessageVisibility must not pile up calls.
+        if (busy) return;
+        busy = true;
+        void beat().finally(() => {
+          busy = false;
         });
       }, everyMs);
       timer.unref();

@@ -91,7 +91,10 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     metrics.inFlight.set(inFlight);
     wakeup.notify();
   });
-  const heartbeat = createHeartbeat(deps, options, () => [...pending.map((i) => i.delivery), ...settler.writing()]);
+  const heartbeat = createHeartbeat(deps, options, () => [
+    ...pending.map((i) => i.delivery),
+    ...settler.writing(),
+  ]);
 
   function fail(err: unknown) {
     fatal ??= err;
@@ -105,7 +108,10 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     } catch (err) {
       // A bug, not bad input: keep the message for a fixed version rather than guess.
       metrics.errors.inc({ stage: "processing", code: "TRANSFORM_FAILED" });
-      log.error({ code: "TRANSFORM_FAILED", messageId: delivery.messageId, errName: (err as Error)?.name }, "transform threw");
+      log.error(
+        { code: "TRANSFORM_FAILED", messageId: delivery.messageId, errName: (err as Error)?.name },
+        "transform threw",
+      );
       return null;
     }
   }
@@ -113,7 +119,10 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
   async function poll(index: number): Promise<void> {
     let attempt = 0;
     while (!receiving.signal.aborted) {
-      await wakeup.until(() => receiving.signal.aborted || inFlight + settler.acking() + options.receiveMax <= options.maxInFlight);
+      await wakeup.until(
+        () =>
+          receiving.signal.aborted || inFlight + settler.acking() + options.receiveMax <= options.maxInFlight,
+      );
       if (receiving.signal.aborted) break;
       let deliveries: Delivery[];
       try {
@@ -129,13 +138,17 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         metrics.errors.inc({ stage: "receiving", code });
         if (isEtlError(err) && !err.retryable) return fail(err);
         const delayMs = backoffDelayMs(attempt++, options.backoff);
-        log.warn({ code, poller: index, retryInMs: delayMs, ...(isEtlError(err) ? err.context : {}) }, "receive failed");
+        log.warn(
+          { code, poller: index, retryInMs: delayMs, ...(isEtlError(err) ? err.context : {}) },
+          "receive failed",
+        );
         await sleep(delayMs, receiving.signal);
         continue;
       }
       if (deliveries.length === 0) {
         emptyPollers.add(index);
-        if (options.stopWhenEmpty && emptyPollers.size === options.pollers && inFlight === 0) receiving.abort();
+        if (options.stopWhenEmpty && emptyPollers.size === options.pollers && inFlight === 0)
+          receiving.abort();
         wakeup.notify();
         continue;
       }
@@ -213,9 +226,13 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       summary.seconds = Number(((performance.now() - started) / 1000).toFixed(3));
       if (fatal) throw fatal;
       if (deadline.signal.aborted && summary.released > 0) {
-        throw new EtlError("SHUTDOWN_DEADLINE", "shutdown deadline passed before every message in hand was written; the rest were released", {
-          context: { released: summary.released, shutdownTimeoutMs: options.shutdownTimeoutMs },
-        });
+        throw new EtlError(
+          "SHUTDOWN_DEADLINE",
+          "shutdown deadline passed before every message in hand was written; the rest were released",
+          {
+            context: { released: summary.released, shutdownTimeoutMs: options.shutdownTimeoutMs },
+          },
+        );
       }
       return summary;
     },

@@ -70,7 +70,13 @@ export function createSettler(
         }
         const delayMs = backoffDelayMs(attempt, options.backoff);
         log.warn(
-          { code, rows: items.length, attempt: attempt + 1, retryInMs: delayMs, ...(isEtlError(err) ? err.context : {}) },
+          {
+            code,
+            rows: items.length,
+            attempt: attempt + 1,
+            retryInMs: delayMs,
+            ...(isEtlError(err) ? err.context : {}),
+          },
           "batch write failed; retrying",
         );
         await sleep(delayMs, deadline);
@@ -91,7 +97,11 @@ export function createSettler(
     await writeItems([...unique.values()], out);
     if (out.unwritten.length) {
       const unwrittenIds = new Set(out.unwritten.map((i) => i.delivery.messageId));
-      await release([...out.unwritten, ...repeats.filter((r) => unwrittenIds.has(r.delivery.messageId))].map((i) => i.delivery));
+      await release(
+        [...out.unwritten, ...repeats.filter((r) => unwrittenIds.has(r.delivery.messageId))].map(
+          (i) => i.delivery,
+        ),
+      );
     }
     const committedIds = new Set(out.committed.map((i) => i.delivery.messageId));
     const committedRepeats = repeats.filter((r) => committedIds.has(r.delivery.messageId));
@@ -102,18 +112,25 @@ export function createSettler(
       metrics.inserted.inc(out.inserted);
       metrics.duplicates.inc(out.duplicates + committedRepeats.length);
       const now = Date.now();
-      for (const item of out.committed) metrics.lagSeconds.observe(Math.max(0, now - item.delivery.sentAtMs) / 1000);
+      for (const item of out.committed)
+        metrics.lagSeconds.observe(Math.max(0, now - item.delivery.sentAtMs) / 1000);
       onSettled(done.length);
       ack(done.map((i) => i.delivery));
     }
     const refusedIds = new Set(out.refused.map((i) => i.delivery.messageId));
     const refused = [...out.refused, ...repeats.filter((r) => refusedIds.has(r.delivery.messageId))];
     if (refused.length) {
-      log.warn({ code: "DB_ROW_REFUSED", messageIds: refused.map((i) => i.delivery.messageId) }, "database refused rows");
+      log.warn(
+        { code: "DB_ROW_REFUSED", messageIds: refused.map((i) => i.delivery.messageId) },
+        "database refused rows",
+      );
       await deadLetter(
         refused.map((i) => ({
           delivery: i.delivery,
-          rejection: { code: "invalid_field", detail: "the database refused the row (a value it cannot store)" },
+          rejection: {
+            code: "invalid_field",
+            detail: "the database refused the row (a value it cannot store)",
+          },
         })),
       );
     }
@@ -124,7 +141,8 @@ export function createSettler(
     for (const { rejection } of letters) byReason[rejection.code] = (byReason[rejection.code] ?? 0) + 1;
     for (const [reason, n] of Object.entries(byReason)) {
       metrics.rejected.inc({ reason, outcome }, n);
-      summary.rejected_by_reason[reason as RejectionCode] = (summary.rejected_by_reason[reason as RejectionCode] ?? 0) + n;
+      summary.rejected_by_reason[reason as RejectionCode] =
+        (summary.rejected_by_reason[reason as RejectionCode] ?? 0) + n;
     }
     summary.rejected += letters.length;
     summary[outcome] += letters.length;
@@ -155,13 +173,19 @@ export function createSettler(
         failed = remaining;
         const code = isEtlError(err) ? err.code : "DLQ_SEND_FAILED";
         metrics.errors.inc({ stage: "dead-lettering", code });
-        log.warn({ code, count: remaining.length, ...(isEtlError(err) ? err.context : {}) }, "dead-letter send failed");
+        log.warn(
+          { code, count: remaining.length, ...(isEtlError(err) ? err.context : {}) },
+          "dead-letter send failed",
+        );
       }
       const failedSet = new Set(failed);
       const accepted = remaining.filter((l) => !failedSet.has(l));
       if (accepted.length) {
         const reasons = countRejected(accepted, "dead_lettered");
-        log.warn({ reasons, messageIds: accepted.map((l) => l.delivery.messageId) }, "rejected messages sent to the dead-letter queue");
+        log.warn(
+          { reasons, messageIds: accepted.map((l) => l.delivery.messageId) },
+          "rejected messages sent to the dead-letter queue",
+        );
         onSettled(accepted.length);
         ack(accepted.map((l) => l.delivery));
       }
@@ -186,7 +210,10 @@ export function createSettler(
         // The rows are committed: the redelivery will be counted as a duplicate, not lost.
         summary.ack_failed += remaining.length;
         metrics.ackFailures.inc(remaining.length);
-        log.warn({ code: "ACK_FAILED", messageIds: remaining.map((d) => d.messageId) }, "delete failed after commit; the messages will come back as duplicates");
+        log.warn(
+          { code: "ACK_FAILED", messageIds: remaining.map((d) => d.messageId) },
+          "delete failed after commit; the messages will come back as duplicates",
+        );
       }
     })().finally(() => {
       acking -= deliveries.length;
@@ -208,7 +235,10 @@ export function createSettler(
       metrics.errors.inc({ stage: "acking", code: isEtlError(err) ? err.code : "RELEASE_FAILED" });
     }
     if (failed.length) {
-      log.warn({ code: "RELEASE_FAILED", count: failed.length }, "release failed; the messages return when their visibility timeout ends");
+      log.warn(
+        { code: "RELEASE_FAILED", count: failed.length },
+        "release failed; the messages return when their visibility timeout ends",
+      );
     }
   }
 

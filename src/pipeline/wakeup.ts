@@ -20,15 +20,21 @@ export class Wakeup {
       };
       this.waiters.push(wake);
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== wake);
-          resolve();
-        }, Math.max(0, timeoutMs));
+        timer = setTimeout(
+          () => {
+            this.waiters = this.waiters.filter((w) => w !== wake);
+            resolve();
+          },
+          Math.max(0, timeoutMs),
+        );
       }
     });
   }
 
-  async until(condition: () => boolean, nextCheckMs: () => number | undefined = () => undefined): Promise<void> {
+  async until(
+    condition: () => boolean,
+    nextCheckMs: () => number | undefined = () => undefined,
+  ): Promise<void> {
     while (!condition()) await this.wait(nextCheckMs());
   }
 }

@@ -37,13 +37,18 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[
          version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     const done = new Set(
-      (await client.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map((r) => r.version),
+      (await client.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map(
+        (r) => r.version,
+      ),
     );
     const applied: Migration[] = [];
     for (const migration of loadMigrations()) {
       if (done.has(migration.version)) continue;
       await client.query(migration.sql);
-      await client.query("INSERT INTO login_etl_schema_migrations(version, name) VALUES ($1, $2)", [migration.version, migration.name]);
+      await client.query("INSERT INTO login_etl_schema_migrations(version, name) VALUES ($1, $2)", [
+        migration.version,
+        migration.name,
+      ]);
       applied.push(migration);
     }
     await client.query("COMMIT");

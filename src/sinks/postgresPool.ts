@@ -1,6 +1,6 @@
 // The pg pool and pg error mapping, shared by the sink, migrations and check.
 import pg from "pg";
-import { describeCause, EtlError, type ErrorCode } from "../errors.ts";
+import { describeCause, type ErrorCode, EtlError } from "../errors.ts";
 import type { Logger } from "../ops/logger.ts";
 
 export interface PostgresSettings {
@@ -23,7 +23,9 @@ export function createPool(settings: PostgresSettings, log: Logger): pg.Pool {
     options: `-c search_path=${quoteIdent(settings.schema)}`,
   });
   // An idle client whose server went away emits here; without a listener the process would die.
-  pool.on("error", (err) => log.warn({ code: "DB_UNREACHABLE", ...describeCause(err) }, "idle database connection lost"));
+  pool.on("error", (err) =>
+    log.warn({ code: "DB_UNREACHABLE", ...describeCause(err) }, "idle database connection lost"),
+  );
   return pool;
 }
 
@@ -37,9 +39,15 @@ export function pgError(err: unknown, operation: string): EtlError {
   const connectionLost =
     CONNECTION.test(code) ||
     /^(08|57P)/.test(code) ||
-    /Connection terminated|timeout expired|not queryable|Client has encountered a connection error/i.test(e?.message ?? "");
+    /Connection terminated|timeout expired|not queryable|Client has encountered a connection error/i.test(
+      e?.message ?? "",
+    );
   if (connectionLost) {
-    return new EtlError("DB_UNREACHABLE", `cannot reach PostgreSQL (${operation}: ${code || "connection lost"})`, { cause: err, context });
+    return new EtlError(
+      "DB_UNREACHABLE",
+      `cannot reach PostgreSQL (${operation}: ${code || "connection lost"})`,
+      { cause: err, context },
+    );
   }
   if (/^(22|23)/.test(code)) {
     return new EtlError("DB_ROW_REFUSED", `PostgreSQL refused a value (${operation}: SQLSTATE ${code})`, {
@@ -49,12 +57,19 @@ export function pgError(err: unknown, operation: string): EtlError {
     });
   }
   if (code === "28P01" || code === "28000" || code === "3D000") {
-    return new EtlError("DB_UNREACHABLE", `PostgreSQL refused the connection (${operation}: SQLSTATE ${code}): check DATABASE_URL`, {
-      cause: err,
-      context,
-      retryable: false,
-    });
+    return new EtlError(
+      "DB_UNREACHABLE",
+      `PostgreSQL refused the connection (${operation}: SQLSTATE ${code}): check DATABASE_URL`,
+      {
+        cause: err,
+        context,
+        retryable: false,
+      },
+    );
   }
   const ours: ErrorCode = /^42/.test(code) ? "DB_SCHEMA_MISMATCH" : "DB_WRITE_FAILED";
-  return new EtlError(ours, `PostgreSQL ${operation} failed (SQLSTATE ${code || "unknown"})`, { cause: err, context });
+  return new EtlError(ours, `PostgreSQL ${operation} failed (SQLSTATE ${code || "unknown"})`, {
+    cause: err,
+    context,
+  });
 }

@@ -31,7 +31,9 @@ const UNIQUE_VIOLATION = "23505";
 function copyText(value: string | number | null): string {
   if (value === null) return "\\N";
   if (typeof value === "number") return String(value);
-  return value.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"));
+  return value.replace(/[\\\t\n\r]/g, (c) =>
+    c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r",
+  );
 }
 
 export function copyPayload(rows: readonly LoginRow[]): string {

@@ -1,10 +1,11 @@
 // The one place that builds the SQS client and turns SDK failures into our
 // errors. SDK messages can quote request data, so only names, codes and HTTP
 // statuses are carried over (describeCause).
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
+
 import { Agent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { describeCause, EtlError, type Stage } from "../errors.ts";
 
 export interface SqsSettings {
@@ -41,16 +42,36 @@ const ACCESS = new Set([
   "InvalidSecurity",
   "CredentialsProviderError",
 ]);
-const NOT_FOUND = new Set(["QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "NonExistentQueue"]);
-const NETWORK = /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+)$/;
+const NOT_FOUND = new Set([
+  "QueueDoesNotExist",
+  "AWS.SimpleQueueService.NonExistentQueue",
+  "NonExistentQueue",
+]);
+const NETWORK =
+  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+)$/;
 
 /** Maps an SDK failure of `operation` on `queue` (a URL, not secret) to an EtlError. */
-export function sqsError(err: unknown, operation: string, queue: string, stage: Stage = "receiving"): EtlError {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; message?: string };
+export function sqsError(
+  err: unknown,
+  operation: string,
+  queue: string,
+  stage: Stage = "receiving",
+): EtlError {
+  const e = err as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    message?: string;
+  };
   const name = e?.name ?? "Error";
   const status = e?.$metadata?.httpStatusCode;
   const context = { operation, queue, ...describeCause(err) };
-  if (name === "UnknownOperationException" || status === 415 || (name === "SyntaxError" && status !== undefined) || /Deserialization error/i.test(e?.message ?? "")) {
+  if (
+    name === "UnknownOperationException" ||
+    status === 415 ||
+    (name === "SyntaxError" && status !== undefined) ||
+    /Deserialization error/i.test(e?.message ?? "")
+  ) {
     return new EtlError(
       "SQS_LEGACY_PROTOCOL",
       `the SQS endpoint does not speak the AWS JSON protocol that current AWS SDKs use (it answered ${operation} with ${name}${status ? `, HTTP ${status}` : ""}). LocalStack older than 3.0 (for example the fetchdocker/data-takehome-localstack image) speaks only the old Query protocol: upgrade to LocalStack 3 or later, or use another current emulator such as fauxqs.`,
@@ -65,15 +86,27 @@ export function sqsError(err: unknown, operation: string, queue: string, stage: 
     );
   }
   if (NOT_FOUND.has(name)) {
-    return new EtlError("SQS_QUEUE_NOT_FOUND", `queue ${queue} does not exist (${operation}): check SQS_QUEUE_URL / SQS_DLQ_URL and AWS_REGION`, {
-      cause: err,
-      context,
-      stage,
-      retryable: false,
-    });
+    return new EtlError(
+      "SQS_QUEUE_NOT_FOUND",
+      `queue ${queue} does not exist (${operation}): check SQS_QUEUE_URL / SQS_DLQ_URL and AWS_REGION`,
+      {
+        cause: err,
+        context,
+        stage,
+        retryable: false,
+      },
+    );
   }
   if (NETWORK.test(e?.code ?? "") || NETWORK.test(name) || name === "TimeoutError") {
-    return new EtlError("SQS_UNREACHABLE", `cannot reach the SQS endpoint for ${operation} (${e?.code ?? name})`, { cause: err, context, stage });
+    return new EtlError(
+      "SQS_UNREACHABLE",
+      `cannot reach the SQS endpoint for ${operation} (${e?.code ?? name})`,
+      { cause: err, context, stage },
+    );
   }
-  return new EtlError("SQS_REQUEST_FAILED", `SQS ${operation} failed (${name}${status ? `, HTTP ${status}` : ""})`, { cause: err, context, stage });
+  return new EtlError(
+    "SQS_REQUEST_FAILED",
+    `SQS ${operation} failed (${name}${status ? `, HTTP ${status}` : ""})`,
+    { cause: err, context, stage },
+  );
 }

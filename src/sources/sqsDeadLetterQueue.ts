@@ -1,7 +1,11 @@
 // Dead letters to an SQS queue: the body byte for byte, with the reason as
 // message attributes (error_code, error_detail; never a value of the body)
 // and the source MessageId, so a repeated dead letter can be recognised.
-import { type SQSClient, SendMessageBatchCommand, type SendMessageBatchCommandOutput } from "@aws-sdk/client-sqs";
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import type { DeadLetter, DeadLetterQueue } from "../pipeline/contracts.ts";
 import { sqsError } from "./sqsClient.ts";
 
@@ -51,7 +55,9 @@ export function createSqsDeadLetterQueue(client: SQSClient, dlqUrl: string): Dea
           } catch (err) {
             throw sqsError(err, "SendMessageBatch", dlqUrl, "dead-lettering");
           }
-          return (res.Failed ?? []).map((f) => group[Number(f.Id)]).filter((l): l is DeadLetter => l !== undefined);
+          return (res.Failed ?? [])
+            .map((f) => group[Number(f.Id)])
+            .filter((l): l is DeadLetter => l !== undefined);
         }),
       );
       return failed.flat();

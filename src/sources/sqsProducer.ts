@@ -1,9 +1,18 @@
 // Sending bodies to a queue with SendMessageBatch, several batches at once:
 // for `produce`, the demo and the benchmarks.
-import { type SQSClient, SendMessageBatchCommand, type SendMessageBatchCommandOutput } from "@aws-sdk/client-sqs";
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import { sqsError } from "./sqsClient.ts";
 
-export async function sendBodies(client: SQSClient, queueUrl: string, bodies: Iterable<string>, concurrency = 8): Promise<number> {
+export async function sendBodies(
+  client: SQSClient,
+  queueUrl: string,
+  bodies: Iterable<string>,
+  concurrency = 8,
+): Promise<number> {
   const iterator = bodies[Symbol.iterator]();
   let sent = 0;
   const nextBatch = (): string[] => {
@@ -22,11 +31,22 @@ export async function sendBodies(client: SQSClient, queueUrl: string, bodies: It
     for (let batch = nextBatch(); batch.length; batch = nextBatch()) {
       let res: SendMessageBatchCommandOutput;
       try {
-        res = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })) }));
+        res = await client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
+          }),
+        );
       } catch (err) {
         throw sqsError(err, "SendMessageBatch", queueUrl, "processing");
       }
-      if (res.Failed?.length) throw sqsError(new Error("SendMessageBatch refused entries"), "SendMessageBatch", queueUrl, "processing");
+      if (res.Failed?.length)
+        throw sqsError(
+          new Error("SendMessageBatch refused entries"),
+          "SendMessageBatch",
+          queueUrl,
+          "processing",
+        );
       sent += batch.length;
     }
   };

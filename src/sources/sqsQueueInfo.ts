@@ -18,7 +18,12 @@ export async function describeQueue(client: SQSClient, queueUrl: string): Promis
     const res = await client.send(
       new GetQueueAttributesCommand({
         QueueUrl: queueUrl,
-        AttributeNames: ["VisibilityTimeout", "RedrivePolicy", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        AttributeNames: [
+          "VisibilityTimeout",
+          "RedrivePolicy",
+          "ApproximateNumberOfMessages",
+          "ApproximateNumberOfMessagesNotVisible",
+        ],
       }),
     );
     attributes = res.Attributes ?? {};
@@ -28,13 +33,18 @@ export async function describeQueue(client: SQSClient, queueUrl: string): Promis
   let redriveDlqUrl: string | null = null;
   let maxReceiveCount: number | null = null;
   if (attributes.RedrivePolicy) {
-    const policy = JSON.parse(attributes.RedrivePolicy) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+    const policy = JSON.parse(attributes.RedrivePolicy) as {
+      deadLetterTargetArn?: string;
+      maxReceiveCount?: number | string;
+    };
     maxReceiveCount = policy.maxReceiveCount === undefined ? null : Number(policy.maxReceiveCount);
     const arn = policy.deadLetterTargetArn?.split(":");
     if (arn && arn.length >= 6) {
       const [, , , , account, name] = arn;
       try {
-        const res = await client.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }));
+        const res = await client.send(
+          new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }),
+        );
         redriveDlqUrl = res.QueueUrl ?? null;
       } catch (err) {
         throw sqsError(err, "GetQueueUrl(redrive target)", queueUrl);

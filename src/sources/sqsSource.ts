@@ -52,7 +52,11 @@ export function createSqsSource(client: SQSClient, queueUrl: string): Source {
         return await client.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
-            Entries: entries.map((d, i) => ({ Id: String(i), ReceiptHandle: d.handle, VisibilityTimeout: seconds })),
+            Entries: entries.map((d, i) => ({
+              Id: String(i),
+              ReceiptHandle: d.handle,
+              VisibilityTimeout: seconds,
+            })),
           }),
         );
       } catch (err) {
@@ -92,6 +96,7 @@ export function createSqsSource(client: SQSClient, queueUrl: string): Source {
         }
       }),
     release: (deliveries) => changeVisibility(deliveries, 0, "ChangeMessageVisibilityBatch(release)"),
-    extend: (deliveries, seconds) => changeVisibility(deliveries, seconds, "ChangeMessageVisibilityBatch(extend)"),
+    extend: (deliveries, seconds) =>
+      changeVisibility(deliveries, seconds, "ChangeMessageVisibilityBatch(extend)"),
   };
 }

@@ -13,7 +13,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const keyringSchema = z
   .object({
-    primary: z.string().regex(KID, 'must be a kid matching [a-z0-9-]{1,16}'),
+    primary: z.string().regex(KID, "must be a kid matching [a-z0-9-]{1,16}"),
     keys: z
       .array(
         z.object({
@@ -28,8 +28,10 @@ const keyringSchema = z
   })
   .superRefine((ring, ctx) => {
     const kids = ring.keys.map((k) => k.kid);
-    if (new Set(kids).size !== kids.length) ctx.addIssue({ code: "custom", path: ["keys"], message: "has a kid twice" });
-    if (!kids.includes(ring.primary)) ctx.addIssue({ code: "custom", path: ["primary"], message: "names no kid in keys" });
+    if (new Set(kids).size !== kids.length)
+      ctx.addIssue({ code: "custom", path: ["keys"], message: "has a kid twice" });
+    if (!kids.includes(ring.primary))
+      ctx.addIssue({ code: "custom", path: ["primary"], message: "names no kid in keys" });
   });
 
 /**
@@ -44,7 +46,9 @@ export function parseKeyring(text: string): { keyring: Keyring } | { problems: s
     value = JSON.parse(json);
   } catch {
     // The parser's message quotes the text, which holds key material: never show it.
-    return { problems: ["is not JSON (nor base64 of JSON) of the form {\"primary\": kid, \"keys\": [{\"kid\", \"key\"}]}"] };
+    return {
+      problems: ['is not JSON (nor base64 of JSON) of the form {"primary": kid, "keys": [{"kid", "key"}]}'],
+    };
   }
   const parsed = keyringSchema.safeParse(value);
   if (!parsed.success) {

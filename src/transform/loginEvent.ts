@@ -34,6 +34,7 @@ export interface LoginEvent {
 export type Decoded = { readonly event: LoginEvent } | { readonly rejection: Rejection };
 
 const REQUIRED = ["user_id", "device_type", "ip", "device_id", "app_version"] as const;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the rule (§2)
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 // PostgreSQL text cannot hold U+0000: a stored field with it could never be
 // written, and would block its batch forever.
@@ -43,7 +44,13 @@ const NUL_MESSAGE = "must not contain U+0000 (PostgreSQL text cannot store it)";
 const deviceIdRule = z
   .string()
   .transform((s) => s.trim())
-  .pipe(z.string().min(1).max(256).refine((s) => !CONTROL_CHARS.test(s)));
+  .pipe(
+    z
+      .string()
+      .min(1)
+      .max(256)
+      .refine((s) => !CONTROL_CHARS.test(s)),
+  );
 
 /** The §2 device_id rule alone (for `login-etl mask`). */
 export const isValidDeviceId = (value: string): boolean => deviceIdRule.safeParse(value).success;
@@ -53,7 +60,11 @@ const FIELD_RULES = [
   ["user_id", z.string().min(1).max(128).refine(NO_NUL, NUL_MESSAGE), "a string of 1 to 128 characters"],
   ["device_type", z.string().min(1).max(32).refine(NO_NUL, NUL_MESSAGE), "a string of 1 to 32 characters"],
   ["device_id", deviceIdRule, "a string of 1 to 256 characters after trimming, without control characters"],
-  ["locale", z.string().max(32).refine(NO_NUL, NUL_MESSAGE).nullable(), "a string of at most 32 characters, or null"],
+  [
+    "locale",
+    z.string().max(32).refine(NO_NUL, NUL_MESSAGE).nullable(),
+    "a string of at most 32 characters, or null",
+  ],
   [
     "app_version",
     z
@@ -81,7 +92,10 @@ export function decodeLoginEvent(body: string): Decoded {
     return reject("invalid_json", "body is not valid JSON");
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return reject("not_an_object", `body is JSON but not an object (${value === null ? "null" : Array.isArray(value) ? "array" : typeof value})`);
+    return reject(
+      "not_an_object",
+      `body is JSON but not an object (${value === null ? "null" : Array.isArray(value) ? "array" : typeof value})`,
+    );
   }
   const fields = value as Record<string, unknown>;
   for (const field of REQUIRED) {
@@ -99,7 +113,11 @@ export function decodeLoginEvent(body: string): Decoded {
     const result = rule.safeParse(input);
     if (!result.success) {
       const nul = result.error.issues.some((i) => i.message === NUL_MESSAGE);
-      return reject("invalid_field", `field ${field}: expected ${expected}${nul ? `; ${NUL_MESSAGE}` : ""}`, field);
+      return reject(
+        "invalid_field",
+        `field ${field}: expected ${expected}${nul ? `; ${NUL_MESSAGE}` : ""}`,
+        field,
+      );
     }
   }
   return {

@@ -1,0 +1,41 @@
+// Runs the real `login-etl` binary as a user would, capturing its output.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { Env } from "../../src/config.ts";
+
+export const BIN = fileURLToPath(new URL("../../bin/login-etl.js", import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function startCli(args: string[], env: Env): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr?.on("data", (d) => {
+    stderr += d;
+  });
+  const done = new Promise<CliResult>((resolve) => {
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+export function runCli(args: string[], env: Env, timeoutMs = 60_000): Promise<CliResult> {
+  const { child, done } = startCli(args, env);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  return done.finally(() => clearTimeout(timer));
+}
+
+export const lastJsonLine = (stdout: string) => JSON.parse(stdout.trimEnd().split("\n").pop() ?? "null");
+export const STACK_TRACE = /^ {4}at /m;
