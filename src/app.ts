@@ -4,10 +4,10 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type pg from "pg";
 import type { Config } from "./config.ts";
-import { EtlError } from "./errors.ts";
+import { EtlError, isEtlError } from "./errors.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Metrics } from "./ops/metrics.ts";
-import { DEFAULT_BACKOFF } from "./pipeline/backoff.ts";
+import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./pipeline/backoff.ts";
 import type { Delivery, Outcome } from "./pipeline/contracts.ts";
 import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
 import { migrate } from "./sinks/migrations.ts";
@@ -28,6 +28,11 @@ export interface AppOptions {
   /** drain: stop when the queue is empty. */
   readonly stopWhenEmpty: boolean;
   readonly waitTimeSeconds: number;
+  /**
+   * run: keep retrying start-up (queue attributes, migrations) while SQS or
+   * PostgreSQL is unreachable, until this aborts; drain and tests: fail at once.
+   */
+  readonly waitForDependencies?: AbortSignal;
   /** Only the embedded stack passes these; elsewhere the AWS credential chain applies. */
   readonly sqsCredentials?: { accessKeyId: string; secretAccessKey: string };
 }
@@ -51,6 +56,25 @@ export function createTransform(config: Config): (delivery: Delivery) => Outcome
   };
 }
 
+/** One start-up step; with waitForDependencies, retried with back-off while the failure is retryable. */
+async function startupStep<T>(options: AppOptions, step: string, fn: () => Promise<T>): Promise<T> {
+  const wait = options.waitForDependencies;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!wait || wait.aborted || !isEtlError(err) || !err.retryable) throw err;
+      const delayMs = backoffDelayMs(attempt, DEFAULT_BACKOFF);
+      options.metrics.errors.inc({ stage: err.stage, code: err.code });
+      options.log.warn(
+        { code: err.code, step, retryInMs: delayMs, ...err.context },
+        "dependency not ready; retrying start-up",
+      );
+      await sleep(delayMs, wait);
+    }
+  }
+}
+
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, log, metrics } = options;
   const queueUrl = config.queueUrl as string;
@@ -69,13 +93,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     await pool.end().catch(() => {});
   };
   try {
-    const queue = await describeQueue(sqs, queueUrl);
-    try {
-      const applied = await migrate(pool, config.dbSchema);
-      if (applied.length) log.info({ versions: applied.map((m) => m.version) }, "migrations applied");
-    } catch (err) {
-      throw pgError(err, "migrate");
-    }
+    const queue = await startupStep(options, "describe queue", () => describeQueue(sqs, queueUrl));
+    const applied = await startupStep(options, "migrate", () =>
+      migrate(pool, config.dbSchema).catch((err) => {
+        throw pgError(err, "migrate");
+      }),
+    );
+    if (applied.length) log.info({ versions: applied.map((m) => m.version) }, "migrations applied");
     const dlqUrl = config.dlqUrl ?? queue.redriveDlqUrl;
     if (!dlqUrl) {
       log.warn(

@@ -22,6 +22,7 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
     metrics,
     stopWhenEmpty: false,
     waitTimeSeconds: config.waitTimeSeconds ?? RUN_WAIT_SECONDS,
+    waitForDependencies: ctx.stop,
   });
   const queueUrl = config.queueUrl as string;
   let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
