@@ -1,8 +1,9 @@
 // `login-etl run`: the service. Consumes until SIGTERM/SIGINT and serves
-// /livez, /readyz and /metrics. Shutdown order: /readyz turns 503, long polls
-// are aborted, what is in hand is written and deleted (the rest released at
-// the deadline), the pool and server close.
-import { createApp } from "../app.ts";
+// /livez, /readyz and /metrics (from the start, so an orchestrator sees the
+// process alive while it waits for SQS or PostgreSQL). Shutdown order:
+// /readyz turns 503, long polls are aborted, what is in hand is written and
+// deleted (the rest released at the deadline), then the pool and server close.
+import { type App, createApp } from "../app.ts";
 import { type Flags, loadConfig, redactUrl } from "../config.ts";
 import { startOpsServer } from "../ops/httpServer.ts";
 import { createLogger } from "../ops/logger.ts";
@@ -16,38 +17,41 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
   const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]));
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
-  const app = await createApp({
-    config,
-    log,
-    metrics,
-    stopWhenEmpty: false,
-    waitTimeSeconds: config.waitTimeSeconds ?? RUN_WAIT_SECONDS,
-    waitForDependencies: ctx.stop,
-  });
   const queueUrl = config.queueUrl as string;
-  let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
-  try {
-    ops = await startOpsServer({
-      host: config.httpHost,
-      port: config.httpPort,
-      registry: metrics.registry,
-      probes: [
-        {
-          name: "postgres",
-          check: async () => void (await app.pool.query("SELECT 1 FROM user_logins LIMIT 1")),
-        },
-        { name: "sqs", check: async () => void (await describeQueue(app.sqs, queueUrl)) },
-      ],
-    });
-    const server = ops;
-    ctx.stop.addEventListener(
-      "abort",
-      () => {
-        server.setDraining();
-        log.info({ shutdownTimeoutMs: config.shutdownTimeoutMs }, "shutting down: finishing what is in hand");
+  let app: App | null = null;
+  const started = () => {
+    if (!app) throw Object.assign(new Error("starting"), { code: "starting" });
+    return app;
+  };
+  const ops = await startOpsServer({
+    host: config.httpHost,
+    port: config.httpPort,
+    registry: metrics.registry,
+    probes: [
+      {
+        name: "postgres",
+        check: async () => void (await started().pool.query("SELECT 1 FROM user_logins LIMIT 1")),
       },
-      { once: true },
-    );
+      { name: "sqs", check: async () => void (await describeQueue(started().sqs, queueUrl)) },
+    ],
+  });
+  ctx.stop.addEventListener(
+    "abort",
+    () => {
+      ops.setDraining();
+      log.info({ shutdownTimeoutMs: config.shutdownTimeoutMs }, "shutting down: finishing what is in hand");
+    },
+    { once: true },
+  );
+  try {
+    app = await createApp({
+      config,
+      log,
+      metrics,
+      stopWhenEmpty: false,
+      waitTimeSeconds: config.waitTimeSeconds ?? RUN_WAIT_SECONDS,
+      waitForDependencies: ctx.stop,
+    });
     log.info(
       {
         queue: queueUrl,
@@ -62,7 +66,7 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
     log.info({ ...summary }, "stopped");
     return 0;
   } finally {
-    await ops?.close();
-    await app.close();
+    await ops.close();
+    await app?.close();
   }
 }
