@@ -1,0 +1,99 @@
+// PII never leaks (non-negotiable 4): canary values sent through every path —
+// valid rows, every rejection, and a database failure mid-run — must not show
+// up in logs (at the most verbose level), metrics, dead-letter attributes, or
+// any table.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../src/local/embeddedPostgres.ts";
+import { eventually } from "../helpers/app.ts";
+import { runCli, startCli } from "../helpers/cli.ts";
+import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
+
+const CANARY_IP = "198.51.100.203";
+const CANARY_IP6 = "2001:db8:cafe::beef";
+const CANARY_DEVICE = "canary-dev-31337";
+const CANARIES = [CANARY_IP, CANARY_IP6, "2001:db8:cafe", CANARY_DEVICE, "31337"];
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await testStack("noplain");
+  await stack.freshQueues();
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+describe("canary PII", () => {
+  it("appears in no log line, metric, dead-letter attribute or table, even across a database failure", async () => {
+    await runCli(["migrate"], stack.env());
+    const port = await freePort();
+    const { child, done } = startCli(
+      ["run"],
+      stack.env({
+        LOGIN_ETL_HTTP_PORT: String(port),
+        LOGIN_ETL_HTTP_HOST: "127.0.0.1",
+        LOGIN_ETL_LOG_LEVEL: "trace",
+        LOGIN_ETL_WAIT_TIME_SECONDS: "1",
+      }),
+    );
+    const base = `http://127.0.0.1:${port}`;
+    await eventually(
+      () =>
+        fetch(`${base}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (s) => s === 200,
+    );
+    // The table goes away: the valid canaries fail to write and are retried, with warnings logged.
+    await stack.query("ALTER TABLE user_logins RENAME TO user_logins_away");
+    const valid = [
+      loginEvent({ ip: CANARY_IP, device_id: CANARY_DEVICE }),
+      loginEvent({ ip: ` ::ffff:${CANARY_IP} `, device_id: ` ${CANARY_DEVICE} ` }),
+      loginEvent({ ip: CANARY_IP6, device_id: CANARY_DEVICE }),
+    ];
+    const invalid = [
+      `${CANARY_IP} ${CANARY_DEVICE} not json`,
+      JSON.stringify([CANARY_IP, CANARY_DEVICE]),
+      JSON.stringify({ ip: CANARY_IP, device_id: CANARY_DEVICE }),
+      loginEvent({ ip: `${CANARY_IP}:8080`, device_id: CANARY_DEVICE }),
+      loginEvent({ ip: CANARY_IP, device_id: `${CANARY_DEVICE}\u0007` }),
+      loginEvent({ ip: CANARY_IP, device_id: CANARY_DEVICE, user_id: CANARY_DEVICE.repeat(20) }),
+      loginEvent({ ip: CANARY_IP, device_id: CANARY_DEVICE, locale: CANARY_DEVICE.repeat(3) }),
+      loginEvent({ ip: CANARY_IP, device_id: CANARY_DEVICE, app_version: CANARY_IP }),
+      `{"ip": "${CANARY_IP}", "device_id": "${CANARY_DEVICE}", "pad": "${"x".repeat(17_000)}"}`,
+    ];
+    await stack.send([...valid, ...invalid]);
+    await eventually(
+      () => fetch(`${base}/metrics`).then((r) => r.text()),
+      (text) => /login_etl_errors_total\{stage="writing"[^}]*\} [2-9]/.test(text),
+    );
+    await stack.query("ALTER TABLE user_logins_away RENAME TO user_logins");
+    await eventually(
+      () => stack.query("SELECT count(*)::int AS n FROM user_logins"),
+      (rows) => (rows[0] as { n: number }).n === valid.length,
+    );
+    const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
+    child.kill("SIGTERM");
+    const res = await done;
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/batch write failed/);
+    const dead = await stack.receiveAll(stack.dlqUrl);
+    expect(dead).toHaveLength(invalid.length);
+    const tables = await stack.query<{ name: string }>(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()",
+    );
+    const rows: unknown[] = [];
+    for (const { name } of tables) rows.push(...(await stack.query(`SELECT * FROM "${name}"`)));
+    const places: Record<string, string> = {
+      stdout: res.stdout,
+      stderr: res.stderr,
+      metrics,
+      "dead-letter attributes": JSON.stringify(dead.map((m) => m.MessageAttributes)),
+      tables: JSON.stringify(rows),
+    };
+    for (const [place, text] of Object.entries(places)) {
+      for (const canary of CANARIES) expect(text.includes(canary), `${canary} in ${place}`).toBe(false);
+    }
+  });
+});
