@@ -39,3 +39,31 @@ export function runCli(args: string[], env: Env, timeoutMs = 60_000): Promise<Cl
 
 export const lastJsonLine = (stdout: string) => JSON.parse(stdout.trimEnd().split("\n").pop() ?? "null");
 export const STACK_TRACE = /^ {4}at /m;
+
+/** Starts `login-etl run` on a free port and resolves once /readyz answers 200. */
+export async function startRun(
+  env: Env,
+): Promise<{ child: ChildProcess; done: Promise<CliResult>; base: string }> {
+  const { freePort } = await import("../../src/local/embeddedPostgres.ts");
+  const port = await freePort();
+  const { child, done } = startCli(["run"], {
+    ...env,
+    LOGIN_ETL_HTTP_PORT: String(port),
+    LOGIN_ETL_HTTP_HOST: "127.0.0.1",
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await fetch(`${base}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return { child, done, base };
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      const res = await done;
+      throw new Error(`login-etl run did not become ready (exit ${res.code}): ${res.stderr.slice(-500)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

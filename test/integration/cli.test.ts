@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { freePort } from "../../src/local/embeddedPostgres.ts";
 import { eventually } from "../helpers/app.ts";
-import { lastJsonLine, runCli, STACK_TRACE, startCli } from "../helpers/cli.ts";
+import { lastJsonLine, runCli, STACK_TRACE, startRun } from "../helpers/cli.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
 
 let stack: TestStack;
@@ -138,26 +138,9 @@ describe("login-etl migrate, check, produce, mask", () => {
 
 describe("login-etl run", () => {
   it("serves /livez, /readyz and /metrics, loads messages, and exits 0 on SIGTERM with counters that reconcile", async () => {
-    const port = await freePort();
     const canaryIp = "203.0.113.77";
     const canaryDevice = "canary-device-98765";
-    const { child, done } = startCli(
-      ["run"],
-      stack.env({
-        LOGIN_ETL_HTTP_PORT: String(port),
-        LOGIN_ETL_HTTP_HOST: "127.0.0.1",
-        LOGIN_ETL_LOG_LEVEL: "info",
-      }),
-    );
-    const base = `http://127.0.0.1:${port}`;
-    await eventually(
-      () =>
-        fetch(`${base}/readyz`).then(
-          (r) => r.status,
-          () => 0,
-        ),
-      (s) => s === 200,
-    );
+    const { child, done, base } = await startRun(stack.env({ LOGIN_ETL_LOG_LEVEL: "info" }));
     expect((await fetch(`${base}/livez`)).status).toBe(200);
     await stack.send([
       loginEvent({ ip: canaryIp, device_id: canaryDevice }),

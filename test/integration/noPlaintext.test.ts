@@ -3,9 +3,8 @@
 // up in logs (at the most verbose level), metrics, dead-letter attributes, or
 // any table.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../src/local/embeddedPostgres.ts";
 import { eventually } from "../helpers/app.ts";
-import { runCli, startCli } from "../helpers/cli.ts";
+import { runCli, startRun } from "../helpers/cli.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
 
 const CANARY_IP = "198.51.100.203";
@@ -26,24 +25,8 @@ afterAll(async () => {
 describe("canary PII", () => {
   it("appears in no log line, metric, dead-letter attribute or table, even across a database failure", async () => {
     await runCli(["migrate"], stack.env());
-    const port = await freePort();
-    const { child, done } = startCli(
-      ["run"],
-      stack.env({
-        LOGIN_ETL_HTTP_PORT: String(port),
-        LOGIN_ETL_HTTP_HOST: "127.0.0.1",
-        LOGIN_ETL_LOG_LEVEL: "trace",
-        LOGIN_ETL_WAIT_TIME_SECONDS: "1",
-      }),
-    );
-    const base = `http://127.0.0.1:${port}`;
-    await eventually(
-      () =>
-        fetch(`${base}/readyz`).then(
-          (r) => r.status,
-          () => 0,
-        ),
-      (s) => s === 200,
+    const { child, done, base } = await startRun(
+      stack.env({ LOGIN_ETL_LOG_LEVEL: "trace", LOGIN_ETL_WAIT_TIME_SECONDS: "1" }),
     );
     // The table goes away: the valid canaries fail to write and are retried, with warnings logged.
     await stack.query("ALTER TABLE user_logins RENAME TO user_logins_away");
