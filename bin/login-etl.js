@@ -15,7 +15,9 @@ if (major > 22 || (major === 22 && minor >= 18)) {
 } else {
   const bundled = fileURLToPath(new URL("../node_modules/node/bin/node", import.meta.url));
   if (!existsSync(bundled)) {
-    process.stderr.write(`login-etl: needs Node.js 22.18 or newer (this is ${process.version}); run \`npm ci\` in the checkout to install the bundled Node 24\n`);
+    process.stderr.write(
+      `login-etl: needs Node.js 22.18 or newer (this is ${process.version}); run \`npm ci\` in the checkout to install the bundled Node 24\n`,
+    );
     process.exit(2);
   }
   const child = spawn(bundled, [main, ...process.argv.slice(2)], { stdio: "inherit" });

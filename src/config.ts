@@ -170,8 +170,10 @@ export type Flags = Record<string, unknown>;
 export type Env = Record<string, string | undefined>;
 
 function keyringFrom(env: Env, flags: Flags, problems: string[]): Keyring | null {
-  const file = (flags.keyringFile as string | undefined) ?? env.PII_KEYRING_FILE;
-  const inline = env.PII_KEYRING;
+  // A flag overrides the environment: --keyring-file wins over both variables.
+  const flagFile = flags.keyringFile as string | undefined;
+  const file = flagFile ?? env.PII_KEYRING_FILE;
+  const inline = flagFile ? undefined : env.PII_KEYRING;
   if (file && inline) {
     problems.push("PII_KEYRING_FILE and PII_KEYRING: both are set; expected exactly one of them");
     return null;
@@ -240,11 +242,14 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** A database URL safe to print: the password replaced. */
+/** A database URL safe to print: the password replaced (in the user info or, as libpq allows, the query). */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
+    for (const key of [...u.searchParams.keys()]) {
+      if (/pass|secret|key/i.test(key)) u.searchParams.set(key, "***");
+    }
     return u.toString();
   } catch {
     return "(unparseable URL)";

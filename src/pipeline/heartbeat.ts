@@ -22,9 +22,15 @@ export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, he
       return until - now < (visibilityS * 1000) / 2 && now - d.receivedAtMs < options.maxHoldSeconds * 1000;
     });
     if (due.length === 0) return;
+    // Never beyond the hold: the last extension only covers what is left of it.
+    const holdEndMs = (d: Delivery) => d.receivedAtMs + options.maxHoldSeconds * 1000;
+    const seconds = Math.max(
+      1,
+      Math.min(visibilityS, Math.ceil((Math.min(...due.map(holdEndMs)) - now) / 1000)),
+    );
     try {
-      const failed = new Set(await deps.source.extend(due, visibilityS));
-      for (const d of due) if (!failed.has(d)) visibleUntil.set(d.handle, now + visibilityS * 1000);
+      const failed = new Set(await deps.source.extend(due, seconds));
+      for (const d of due) if (!failed.has(d)) visibleUntil.set(d.handle, now + seconds * 1000);
       deps.metrics.visibilityExtended.inc(due.length - failed.size);
     } catch {
       deps.metrics.errors.inc({ stage: "acking", code: "VISIBILITY_EXTEND_FAILED" });

@@ -46,8 +46,9 @@ export interface Summary {
   received: number;
   inserted: number;
   duplicates: number;
+  /** Sent to the dead-letter queue (DESIGN §6). */
   rejected: number;
-  dead_lettered: number;
+  /** Rejected with no dead-letter queue configured: left on the source queue. */
   left_on_queue: number;
   released: number;
   ack_failed: number;
@@ -70,7 +71,6 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     inserted: 0,
     duplicates: 0,
     rejected: 0,
-    dead_lettered: 0,
     left_on_queue: 0,
     released: 0,
     ack_failed: 0,
@@ -80,6 +80,10 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
   const wakeup = new Wakeup();
   const pending: Item[] = [];
   let inFlight = 0;
+  // Headroom taken by receives still under way: each may bring receiveMax
+  // deliveries, so pollers whose receives overlap must not all count the same
+  // headroom, or together they overshoot maxInFlight by (pollers - 1) * receiveMax.
+  let reserved = 0;
   const emptyPollers = new Set<number>();
   const receiving = new AbortController();
   const deadline = new AbortController();
@@ -116,15 +120,19 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     }
   }
 
+  const hasRoom = () => inFlight + reserved + settler.acking() + options.receiveMax <= options.maxInFlight;
+
   async function poll(index: number): Promise<void> {
     let attempt = 0;
     while (!receiving.signal.aborted) {
-      await wakeup.until(
-        () =>
-          receiving.signal.aborted || inFlight + settler.acking() + options.receiveMax <= options.maxInFlight,
-      );
+      // Checked again after every wake-up, in the same step as the reservation
+      // below: pollers woken together must not all take the same headroom.
+      while (!receiving.signal.aborted && !hasRoom()) {
+        await wakeup.until(() => receiving.signal.aborted || hasRoom());
+      }
       if (receiving.signal.aborted) break;
       let deliveries: Delivery[];
+      reserved += options.receiveMax;
       try {
         deliveries = await source.receive({
           maxMessages: options.receiveMax,
@@ -133,6 +141,8 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         });
         attempt = 0;
       } catch (err) {
+        reserved -= options.receiveMax;
+        wakeup.notify();
         if (receiving.signal.aborted) break;
         const code = isEtlError(err) ? err.code : "SQS_REQUEST_FAILED";
         metrics.errors.inc({ stage: "receiving", code });
@@ -145,6 +155,8 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         await sleep(delayMs, receiving.signal);
         continue;
       }
+      // Synchronously up to `inFlight +=` below: the reservation turns into deliveries in one step.
+      reserved -= options.receiveMax;
       if (deliveries.length === 0) {
         emptyPollers.add(index);
         if (options.stopWhenEmpty && emptyPollers.size === options.pollers && inFlight === 0)
@@ -164,7 +176,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         if (outcome) pending.push({ delivery, outcome, receivedAtMs });
         else broken.push(delivery);
       }
-      if (broken.length) await settler.release(broken);
+      settler.abandon(broken);
       wakeup.notify();
     }
   }
@@ -225,12 +237,12 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       stop.removeEventListener("abort", onStop);
       summary.seconds = Number(((performance.now() - started) / 1000).toFixed(3));
       if (fatal) throw fatal;
-      if (deadline.signal.aborted && summary.released > 0) {
+      if (settler.releasedAtDeadline() > 0) {
         throw new EtlError(
           "SHUTDOWN_DEADLINE",
           "shutdown deadline passed before every message in hand was written; the rest were released",
           {
-            context: { released: summary.released, shutdownTimeoutMs: options.shutdownTimeoutMs },
+            context: { released: settler.releasedAtDeadline(), shutdownTimeoutMs: options.shutdownTimeoutMs },
           },
         );
       }

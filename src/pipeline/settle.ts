@@ -17,6 +17,24 @@ export interface Item {
 
 const ACK_ATTEMPTS = 4;
 
+/** `promise`'s value, or null if `signal` aborts first (a later rejection is then ignored). */
+function beforeDeadline<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(null);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 interface WriteOutcome {
   inserted: number;
   duplicates: number;
@@ -36,6 +54,8 @@ export function createSettler(
   const writing = new Set<Delivery>();
   const acks = new Set<Promise<void>>();
   let acking = 0;
+  /** Deliveries released because the shutdown deadline came before they were written or dead-lettered. */
+  let releasedAtDeadline = 0;
 
   const rowOf = (item: Item) => (item.outcome as { row: LoginRow }).row;
 
@@ -47,7 +67,12 @@ export function createSettler(
       }
       const startedMs = performance.now();
       try {
-        const result = await sink.write(items.map(rowOf));
+        // A write still running at the deadline may yet commit: the redelivery is then a duplicate, never a loss.
+        const result = await beforeDeadline(sink.write(items.map(rowOf)), deadline);
+        if (result === null) {
+          out.unwritten.push(...items);
+          return;
+        }
         metrics.writeSeconds.observe((performance.now() - startedMs) / 1000);
         metrics.batchRows.observe(items.length);
         out.inserted += result.inserted;
@@ -97,11 +122,9 @@ export function createSettler(
     await writeItems([...unique.values()], out);
     if (out.unwritten.length) {
       const unwrittenIds = new Set(out.unwritten.map((i) => i.delivery.messageId));
-      await release(
-        [...out.unwritten, ...repeats.filter((r) => unwrittenIds.has(r.delivery.messageId))].map(
-          (i) => i.delivery,
-        ),
-      );
+      const unwritten = [...out.unwritten, ...repeats.filter((r) => unwrittenIds.has(r.delivery.messageId))];
+      releasedAtDeadline += unwritten.length;
+      await release(unwritten.map((i) => i.delivery));
     }
     const committedIds = new Set(out.committed.map((i) => i.delivery.messageId));
     const committedRepeats = repeats.filter((r) => committedIds.has(r.delivery.messageId));
@@ -144,8 +167,9 @@ export function createSettler(
       summary.rejected_by_reason[reason as RejectionCode] =
         (summary.rejected_by_reason[reason as RejectionCode] ?? 0) + n;
     }
-    summary.rejected += letters.length;
-    summary[outcome] += letters.length;
+    // The summary follows DESIGN §6: `rejected` counts what the DLQ accepted; the metric counts both, by outcome.
+    if (outcome === "dead_lettered") summary.rejected += letters.length;
+    else summary.left_on_queue += letters.length;
     return byReason;
   }
 
@@ -157,18 +181,22 @@ export function createSettler(
         { reasons, messageIds: letters.map((l) => l.delivery.messageId) },
         "rejected messages left on the queue: no dead-letter queue is configured",
       );
+      for (const l of letters) writing.delete(l.delivery);
       onSettled(letters.length);
       return;
     }
     let remaining = letters;
     for (let attempt = 0; remaining.length; attempt++) {
       if (deadline.aborted) {
+        releasedAtDeadline += remaining.length;
         await release(remaining.map((l) => l.delivery));
         return;
       }
       let failed: DeadLetter[];
       try {
-        failed = await deadLetters.send(remaining);
+        const sent = await beforeDeadline(deadLetters.send(remaining), deadline);
+        if (sent === null) continue; // past the deadline: the next turn releases them
+        failed = sent;
       } catch (err) {
         failed = remaining;
         const code = isEtlError(err) ? err.code : "DLQ_SEND_FAILED";
@@ -195,6 +223,8 @@ export function createSettler(
   }
 
   function ack(deliveries: Delivery[]): void {
+    // Settled: no longer in hand, so the heartbeat stops extending them.
+    for (const d of deliveries) writing.delete(d);
     acking += deliveries.length;
     const task = (async () => {
       let remaining = deliveries;
@@ -223,8 +253,20 @@ export function createSettler(
     acks.add(task);
   }
 
+  /**
+   * Gives deliveries back without touching them: they return when their visibility
+   * timeout ends. For a transform bug, where releasing at once would loop hot.
+   */
+  function abandon(deliveries: Delivery[]): void {
+    if (deliveries.length === 0) return;
+    summary.released += deliveries.length;
+    metrics.released.inc(deliveries.length);
+    onSettled(deliveries.length);
+  }
+
   async function release(deliveries: Delivery[]): Promise<void> {
     if (deliveries.length === 0) return;
+    for (const d of deliveries) writing.delete(d);
     summary.released += deliveries.length;
     metrics.released.inc(deliveries.length);
     onSettled(deliveries.length);
@@ -258,8 +300,10 @@ export function createSettler(
       }
     },
     release,
+    abandon,
     writing: () => [...writing],
     acking: () => acking,
+    releasedAtDeadline: () => releasedAtDeadline,
     async idle(): Promise<void> {
       while (acks.size) await Promise.all([...acks]);
     },

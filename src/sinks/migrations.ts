@@ -28,6 +28,14 @@ export function loadMigrations(): Migration[] {
 /** Applies what is missing; resolves to the versions applied now (empty when up to date). */
 export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[]> {
   const client = await pool.connect();
+  // Held clients have no 'error' listener from the pool: without this one, a
+  // connection lost mid-migration would crash the process instead of failing
+  // the migration (which `run` retries).
+  let broken = false;
+  const onConnectionError = () => {
+    broken = true;
+  };
+  client.on("error", onConnectionError);
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
@@ -57,6 +65,7 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[
     await client.query("ROLLBACK").catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.off("error", onConnectionError);
+    client.release(broken);
   }
 }

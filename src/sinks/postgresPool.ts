@@ -20,6 +20,9 @@ export function createPool(settings: PostgresSettings, log: Logger): pg.Pool {
     max: settings.poolSize,
     application_name: "login-etl",
     connectionTimeoutMillis: 5_000,
+    // A half-open connection (a database host that vanished) must fail the write, not hang it.
+    keepAlive: true,
+    query_timeout: 60_000,
     options: `-c search_path=${quoteIdent(settings.schema)}`,
   });
   // An idle client whose server went away emits here; without a listener the process would die.

@@ -74,6 +74,15 @@ export function createPostgresSink(pool: pg.Pool): Sink & { close(): Promise<voi
         throw pgError(err, "connect");
       }
       let broken = false;
+      // The pool watches only idle clients for 'error'. A connection that dies
+      // while we hold it (PostgreSQL stopping: EPIPE under a COPY, the socket
+      // closing between two statements) emits 'error' on the client, and with
+      // no listener that crashes the process. The query in progress, or the
+      // next one, still fails and is retried; here we only mark the client broken.
+      const onConnectionError = () => {
+        broken = true;
+      };
+      client.on("error", onConnectionError);
       try {
         try {
           await copyRows(client, rows);
@@ -85,9 +94,10 @@ export function createPostgresSink(pool: pg.Pool): Sink & { close(): Promise<voi
         return { inserted, duplicates: rows.length - inserted };
       } catch (err) {
         const mapped = pgError(err, "write batch");
-        broken = mapped.code === "DB_UNREACHABLE";
+        broken ||= mapped.code === "DB_UNREACHABLE";
         throw mapped;
       } finally {
+        client.off("error", onConnectionError);
         // A client whose connection broke must not go back into the pool.
         client.release(broken);
       }

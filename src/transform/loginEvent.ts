@@ -40,37 +40,30 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 // written, and would block its batch forever.
 const NO_NUL = (s: string) => !s.includes("\u0000");
 const NUL_MESSAGE = "must not contain U+0000 (PostgreSQL text cannot store it)";
+// §2 counts JavaScript string length (UTF-16 code units); zod's min/max count code points.
+const text = (min: number, max: number) => z.string().refine((s) => s.length >= min && s.length <= max);
 
 const deviceIdRule = z
   .string()
   .transform((s) => s.trim())
-  .pipe(
-    z
-      .string()
-      .min(1)
-      .max(256)
-      .refine((s) => !CONTROL_CHARS.test(s)),
-  );
+  .pipe(text(1, 256).refine((s) => !CONTROL_CHARS.test(s)));
 
 /** The §2 device_id rule alone (for `login-etl mask`). */
 export const isValidDeviceId = (value: string): boolean => deviceIdRule.safeParse(value).success;
 
 /** The per-field rules of §2 other than presence and ip, in the order reasons are reported. */
 const FIELD_RULES = [
-  ["user_id", z.string().min(1).max(128).refine(NO_NUL, NUL_MESSAGE), "a string of 1 to 128 characters"],
-  ["device_type", z.string().min(1).max(32).refine(NO_NUL, NUL_MESSAGE), "a string of 1 to 32 characters"],
+  ["user_id", text(1, 128).refine(NO_NUL, NUL_MESSAGE), "a string of 1 to 128 characters"],
+  ["device_type", text(1, 32).refine(NO_NUL, NUL_MESSAGE), "a string of 1 to 32 characters"],
   ["device_id", deviceIdRule, "a string of 1 to 256 characters after trimming, without control characters"],
   [
     "locale",
-    z.string().max(32).refine(NO_NUL, NUL_MESSAGE).nullable(),
+    text(0, 32).refine(NO_NUL, NUL_MESSAGE).nullable(),
     "a string of at most 32 characters, or null",
   ],
   [
     "app_version",
-    z
-      .string()
-      .max(32)
-      .regex(/^[0-9]+(\.[0-9]+){0,2}$/),
+    text(1, 32).refine((s) => /^[0-9]+(\.[0-9]+){0,2}$/.test(s)),
     "a string of 1 to 3 dot-separated decimal parts, at most 32 characters",
   ],
 ] as const;

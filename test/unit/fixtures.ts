@@ -1,0 +1,35 @@
+// Shared test data for the unit tests: the h1 test-vector keyring (DESIGN §3)
+// and one valid login event (DESIGN §1).
+import { type Keyring, parseKeyring } from "../../src/transform/keyring.ts";
+
+/** Master key bytes 00..1f: the key of the h1 test vectors. */
+export const VECTOR_KEY_B64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+export const VECTOR_KEYRING_JSON = JSON.stringify({
+  primary: "k1",
+  keys: [{ kid: "k1", key: VECTOR_KEY_B64 }],
+});
+
+/** A keyring of one key, `byte` repeated 32 times, under `kid`. */
+export function keyringJson(kid: string, byte: number): string {
+  return JSON.stringify({ primary: kid, keys: [{ kid, key: Buffer.alloc(32, byte).toString("base64") }] });
+}
+
+export function keyringOf(json: string): Keyring {
+  const parsed = parseKeyring(json);
+  if ("problems" in parsed) throw new Error(`test keyring refused: ${parsed.problems.join("; ")}`);
+  return parsed.keyring;
+}
+
+export const vectorKeyring = (): Keyring => keyringOf(VECTOR_KEYRING_JSON);
+
+export const VALID_EVENT = {
+  user_id: "424cdd21-063a-43a7-b91b-7ca1a833afae",
+  app_version: "2.3.0",
+  device_type: "android",
+  ip: "199.172.111.135",
+  locale: "RU",
+  device_id: "593-47-5928",
+} as const;
+
+/** The h1 pseudonym format (DESIGN §3). */
+export const H1 = /^h1\.[a-z0-9-]{1,16}\.[A-Za-z0-9_-]{43}$/;

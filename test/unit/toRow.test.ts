@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import type { LoginEvent } from "../../src/transform/loginEvent.ts";
+import { createMasker } from "../../src/transform/mask.ts";
+import { appVersionNumber, toRow, utcDate } from "../../src/transform/toRow.ts";
+import { VALID_EVENT, vectorKeyring } from "./fixtures.ts";
+
+describe("appVersionNumber", () => {
+  it.each([
+    ["2.3.0", 20300],
+    ["0.96", 9600],
+    ["2.00", 20000],
+    ["7", 70000],
+    ["1.8.0", 10800],
+    ["1.2.3", 10203],
+    ["99.99.99", 999999],
+    ["0", 0],
+    ["0.0.0", 0],
+    ["01.02.03", 10203],
+  ])("packs %s as %i", (text, number) => {
+    expect(appVersionNumber(text)).toBe(number);
+  });
+
+  it.each([["1.100"], ["100.0"], ["1.2.100"], ["100"], ["99999999999999999999.1"]])(
+    "gives null for %s, which has a part over 99 (never a lossy number)",
+    (text) => {
+      expect(appVersionNumber(text)).toBeNull();
+    },
+  );
+});
+
+describe("utcDate", () => {
+  it("gives the UTC calendar date of an epoch time in milliseconds", () => {
+    expect(utcDate(0)).toBe("1970-01-01");
+    expect(utcDate(Date.UTC(2024, 1, 29, 12))).toBe("2024-02-29");
+  });
+
+  it("changes date at UTC midnight, whatever the local time zone", () => {
+    expect(utcDate(Date.UTC(2024, 11, 31, 23, 59, 59, 999))).toBe("2024-12-31");
+    expect(utcDate(Date.UTC(2025, 0, 1, 0, 0, 0, 0))).toBe("2025-01-01");
+  });
+});
+
+describe("toRow", () => {
+  const masker = createMasker(vectorKeyring());
+  const sentAt = Date.UTC(2024, 4, 17, 23, 30);
+
+  it("maps a valid event to a user_logins row with masked ip and device_id", () => {
+    expect(toRow(VALID_EVENT, "msg-1", sentAt, masker)).toEqual({
+      message_id: "msg-1",
+      user_id: "424cdd21-063a-43a7-b91b-7ca1a833afae",
+      device_type: "android",
+      masked_ip: "h1.k1.nXTkOBR7Ozxh45c45aeQBj6hAHm3OgR9H2-KfzLX1kw",
+      masked_device_id: "h1.k1.Hc274JsXYMkmiwoGMheEjnFyLzBvfGxqmXcCudCCgbI",
+      locale: "RU",
+      app_version: 20300,
+      app_version_text: "2.3.0",
+      create_date: "2024-05-17",
+    });
+  });
+
+  it("keeps a null locale null and the app_version text exactly as received", () => {
+    const row = toRow({ ...VALID_EVENT, locale: null, app_version: "2.00" }, "m", sentAt, masker);
+    expect(row.locale).toBeNull();
+    expect(row.app_version).toBe(20000);
+    expect(row.app_version_text).toBe("2.00");
+  });
+
+  it("stores a null app_version with the text when a part is over 99", () => {
+    const row = toRow({ ...VALID_EVENT, app_version: "1.100" }, "m", sentAt, masker);
+    expect(row.app_version).toBeNull();
+    expect(row.app_version_text).toBe("1.100");
+  });
+
+  it("never stores the raw ip or device_id", () => {
+    const row = toRow(VALID_EVENT, "m", sentAt, masker);
+    expect(JSON.stringify(row)).not.toContain(VALID_EVENT.ip);
+    expect(JSON.stringify(row)).not.toContain(VALID_EVENT.device_id);
+  });
+
+  it("refuses an event that validation would have rejected", () => {
+    const bad: LoginEvent = { ...VALID_EVENT, ip: "not-an-ip" };
+    expect(() => toRow(bad, "m", sentAt, masker)).toThrow(/unvalidated/);
+  });
+});
