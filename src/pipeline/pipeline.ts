@@ -31,6 +31,8 @@ export interface PipelineOptions {
   readonly visibilityTimeoutSeconds: number | null;
   /** Longest a delivery is kept invisible by the heartbeat. */
   readonly maxHoldSeconds: number;
+  /** On stop, how long a receive under way may still answer before it is aborted (default 1000). */
+  readonly receiveGraceMs?: number;
 }
 
 export interface PipelineDeps {
@@ -86,6 +88,14 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
   let reserved = 0;
   const emptyPollers = new Set<number>();
   const receiving = new AbortController();
+  // Set by stop: no new receive starts. Receives under way are aborted only
+  // after receiveGraceMs, because SQS may already have taken messages for one
+  // (made them invisible): aborting it throws that answer away, and those
+  // messages would stay invisible for a whole visibility timeout instead of
+  // being written or handed back now. The abort is for long polls parked on an
+  // empty queue, which would otherwise hold the shutdown for waitTimeSeconds.
+  let stopping = false;
+  const noMoreReceives = () => stopping || receiving.signal.aborted;
   const deadline = new AbortController();
   let finishing = false;
   let fatal: unknown = null;
@@ -124,13 +134,13 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
 
   async function poll(index: number): Promise<void> {
     let attempt = 0;
-    while (!receiving.signal.aborted) {
+    while (!noMoreReceives()) {
       // Checked again after every wake-up, in the same step as the reservation
       // below: pollers woken together must not all take the same headroom.
-      while (!receiving.signal.aborted && !hasRoom()) {
-        await wakeup.until(() => receiving.signal.aborted || hasRoom());
+      while (!noMoreReceives() && !hasRoom()) {
+        await wakeup.until(() => noMoreReceives() || hasRoom());
       }
-      if (receiving.signal.aborted) break;
+      if (noMoreReceives()) break;
       let deliveries: Delivery[];
       reserved += options.receiveMax;
       try {
@@ -218,9 +228,16 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     async run(stop) {
       const started = performance.now();
       let deadlineTimer: NodeJS.Timeout | undefined;
+      let graceTimer: NodeJS.Timeout | undefined;
       const onStop = () => {
-        receiving.abort();
-        deadlineTimer = setTimeout(() => deadline.abort(), options.shutdownTimeoutMs);
+        stopping = true;
+        const graceMs = Math.min(options.receiveGraceMs ?? 1_000, options.shutdownTimeoutMs);
+        graceTimer = setTimeout(() => receiving.abort(), graceMs);
+        deadlineTimer = setTimeout(() => {
+          // No receive may outlive the deadline: it could take back what the deadline releases.
+          receiving.abort();
+          deadline.abort();
+        }, options.shutdownTimeoutMs);
         wakeup.notify();
       };
       if (stop.aborted) onStop();
@@ -228,6 +245,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       heartbeat.start();
       const writers = Array.from({ length: options.writers }, () => write());
       await Promise.all(Array.from({ length: options.pollers }, (_, i) => poll(i)));
+      clearTimeout(graceTimer);
       finishing = true;
       wakeup.notify();
       await Promise.all(writers);
