@@ -178,7 +178,7 @@ export function createSettler(
     if (!deadLetters) {
       const reasons = countRejected(letters, "left_on_queue");
       log.warn(
-        { reasons, messageIds: letters.map((l) => l.delivery.messageId) },
+        { code: "MESSAGE_REJECTED", reasons, messageIds: letters.map((l) => l.delivery.messageId) },
         "rejected messages left on the queue: no dead-letter queue is configured",
       );
       for (const l of letters) writing.delete(l.delivery);
@@ -211,7 +211,7 @@ export function createSettler(
       if (accepted.length) {
         const reasons = countRejected(accepted, "dead_lettered");
         log.warn(
-          { reasons, messageIds: accepted.map((l) => l.delivery.messageId) },
+          { code: "MESSAGE_REJECTED", reasons, messageIds: accepted.map((l) => l.delivery.messageId) },
           "rejected messages sent to the dead-letter queue",
         );
         onSettled(accepted.length);
