@@ -1,0 +1,166 @@
+// Crash campaign: `login-etl drain` (the real binary) killed with SIGKILL at
+// random moments while it works through 25 000 messages, restarted each time,
+// then drained to the end. A kill can land anywhere: during start-up and
+// migrations, between COPY and COMMIT, between COMMIT and DeleteMessageBatch,
+// between the DLQ send and the delete. Whatever it hits, every valid message
+// ends up in user_logins exactly once and every malformed one on the DLQ.
+import type { ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seededRandom } from "../../src/local/sampleEvents.ts";
+import { type CliResult, lastJsonLine, runCli, startCli } from "../helpers/cli.ts";
+import {
+  audit,
+  type ChaosStack,
+  emptySent,
+  expectExactlyOnce,
+  figures,
+  queueCounts,
+  sendSynthetic,
+  sleep,
+  startChaosStack,
+  waitFor,
+} from "./harness.ts";
+
+const MESSAGES = 25_000;
+const MALFORMED_RATIO = 0.01;
+const KILLS = 12;
+/** Kills at a random moment 0-1.5 s from spawn (start-up, migrations, first receives); on top of KILLS. */
+const EARLY_KILLS = 3;
+// Short, so that what a killed process held comes back within seconds.
+const VISIBILITY_TIMEOUT_S = 2;
+// Printed, so that a failing sequence of kill moments can be replayed.
+const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 2 ** 31);
+
+let stack: ChaosStack;
+const sent = emptySent();
+const live = new Set<ChildProcess>();
+
+beforeAll(async () => {
+  stack = await startChaosStack({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S });
+  await sendSynthetic(stack, sent, { count: MESSAGES, malformedRatio: MALFORMED_RATIO, seed: SEED });
+});
+
+afterAll(async () => {
+  for (const child of live) child.kill("SIGKILL");
+  await stack?.close();
+});
+
+/** Rows so far; 0 before the first life has created the table. */
+async function rows(): Promise<number> {
+  try {
+    const { rows } = await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM user_logins");
+    return rows[0]?.n ?? 0;
+  } catch (err) {
+    if ((err as { code?: string }).code === "42P01") return 0;
+    throw err;
+  }
+}
+
+describe("crash campaign: drain killed with SIGKILL at random moments", () => {
+  it("stores every valid message exactly once and dead-letters every malformed one", async () => {
+    const random = seededRandom(SEED);
+    const env = stack.env({ LOGIN_ETL_WAIT_TIME_SECONDS: "1", LOGIN_ETL_LOG_LEVEL: "error" });
+    const started = performance.now();
+    let midKills = 0;
+    let earlyKills = 0;
+    let lives = 0;
+    const restartsMs: number[] = [];
+    let perMs = 2; // rows per ms of a life, refined as lives go by
+
+    // Bounded: lives that finish on their own (a short backlog) must not loop forever.
+    while (midKills < KILLS && lives < 60) {
+      const early = earlyKills < EARLY_KILLS && lives % 4 === 2;
+      const before = await rows();
+      const spawnedAt = performance.now();
+      const { child, done } = startCli(["drain", "--json", "--no-progress"], env);
+      live.add(child);
+      lives++;
+      let result: CliResult | null = null;
+      void done.then((r) => {
+        result = r;
+        live.delete(child);
+      });
+
+      let progressAt: number | null = null;
+      if (early) {
+        await sleep(random() * 1500);
+      } else {
+        // Wait for this life's first commit, then kill at a random moment. The
+        // window shrinks as the backlog does, so that every kill still lands mid-work.
+        await waitFor("first commit of a life", rows, (n) => n > before || result !== null, 60_000, 20);
+        progressAt = performance.now();
+        restartsMs.push(progressAt - spawnedAt);
+        const backlog = sent.valid.size - before;
+        const windowMs = Math.min(1500, Math.max(50, backlog / (KILLS - midKills + 1) / perMs));
+        await sleep(random() * windowMs);
+      }
+      if (result === null) {
+        child.kill("SIGKILL");
+        const r = await done;
+        expect(r.signal).toBe("SIGKILL");
+        const after = await rows();
+        if (progressAt !== null && after > before) {
+          midKills++;
+          perMs = Math.max(0.2, (after - before) / Math.max(1, performance.now() - progressAt));
+        } else earlyKills++;
+      } else {
+        // It finished before the kill: a normal end, which must be a clean one.
+        const r = result as CliResult;
+        expect(r.code, r.stderr).toBe(0);
+        if ((await queueCounts(stack)).visible === 0) break;
+      }
+    }
+
+    // Then drain to the end. What the last victims held returns when its
+    // visibility timeout (perhaps extended once by the heartbeat) runs out, so a
+    // drain may stop while some is still invisible: drain again until nothing is left.
+    let finalDrains = 0;
+    let finalDuplicates = 0;
+    const finalStarted = performance.now();
+    for (;;) {
+      const r = await runCli(["drain", "--json", "--no-progress"], env, 120_000);
+      finalDrains++;
+      expect(r.code, r.stderr).toBe(0);
+      const summary = lastJsonLine(r.stdout) as { released: number; duplicates: number };
+      expect(summary.released).toBe(0);
+      finalDuplicates += summary.duplicates;
+      const counts = await queueCounts(stack);
+      if (counts.visible === 0 && counts.inFlight === 0) break;
+      if (performance.now() - finalStarted > 120_000)
+        throw new Error("queue not empty after 120 s of drains");
+      await sleep(500);
+    }
+
+    const result = await audit(stack, sent);
+    console.log(
+      "crash campaign",
+      JSON.stringify(
+        {
+          seed: SEED,
+          messages: MESSAGES,
+          killsSurvived: midKills + earlyKills,
+          // After the life's first commit, at a random moment within the window.
+          killsMidWork: midKills,
+          // At a random moment 0-1.5 s from spawn: mostly start-up and migrations.
+          killsFromSpawn: earlyKills,
+          lives,
+          finalDrains,
+          // Committed by a victim that died before its delete; seen again, no second row.
+          finalDrainDuplicates: finalDuplicates,
+          firstCommitAfterRestartMs: {
+            min: Math.round(Math.min(...restartsMs)),
+            max: Math.round(Math.max(...restartsMs)),
+          },
+          seconds: Math.round((performance.now() - started) / 1000),
+          ...figures(result),
+        },
+        null,
+        1,
+      ),
+    );
+    expect(midKills).toBeGreaterThanOrEqual(KILLS);
+    // Dead letters: each malformed message at least once, nothing else; repeats
+    // (a kill between the DLQ send and the delete) are reported, not failed.
+    expectExactlyOnce(result, expect);
+  });
+});
