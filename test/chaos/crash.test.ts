@@ -4,17 +4,20 @@
 // migrations, between COPY and COMMIT, between COMMIT and DeleteMessageBatch,
 // between the DLQ send and the delete. Whatever it hits, every valid message
 // ends up in user_logins exactly once and every malformed one on the DLQ.
-import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/local/sampleEvents.ts";
-import { type CliResult, lastJsonLine, runCli, startCli } from "../helpers/cli.ts";
+import { type CliResult, lastJsonLine, startCli } from "../helpers/cli.ts";
 import {
   audit,
   type ChaosStack,
+  DRAIN_ARGS,
+  drain,
   emptySent,
   expectExactlyOnce,
   figures,
   queueCounts,
+  report,
+  rowCount,
   sendSynthetic,
   sleep,
   startChaosStack,
@@ -33,7 +36,6 @@ const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 2 ** 31);
 
 let stack: ChaosStack;
 const sent = emptySent();
-const live = new Set<ChildProcess>();
 
 beforeAll(async () => {
   stack = await startChaosStack({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S });
@@ -41,15 +43,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of live) child.kill("SIGKILL");
   await stack?.close();
 });
 
 /** Rows so far; 0 before the first life has created the table. */
 async function rows(): Promise<number> {
   try {
-    const { rows } = await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM user_logins");
-    return rows[0]?.n ?? 0;
+    return await rowCount(stack);
   } catch (err) {
     if ((err as { code?: string }).code === "42P01") return 0;
     throw err;
@@ -72,13 +72,12 @@ describe("crash campaign: drain killed with SIGKILL at random moments", () => {
       const early = earlyKills < EARLY_KILLS && lives % 4 === 2;
       const before = await rows();
       const spawnedAt = performance.now();
-      const { child, done } = startCli(["drain", "--json", "--no-progress"], env);
-      live.add(child);
+      const { child, done } = startCli(DRAIN_ARGS, env);
+      stack.own(child);
       lives++;
       let result: CliResult | null = null;
       void done.then((r) => {
         result = r;
-        live.delete(child);
       });
 
       let progressAt: number | null = null;
@@ -118,7 +117,7 @@ describe("crash campaign: drain killed with SIGKILL at random moments", () => {
     let finalDuplicates = 0;
     const finalStarted = performance.now();
     for (;;) {
-      const r = await runCli(["drain", "--json", "--no-progress"], env, 120_000);
+      const r = await drain(env);
       finalDrains++;
       expect(r.code, r.stderr).toBe(0);
       const summary = lastJsonLine(r.stdout) as { released: number; duplicates: number };
@@ -132,32 +131,25 @@ describe("crash campaign: drain killed with SIGKILL at random moments", () => {
     }
 
     const result = await audit(stack, sent);
-    console.log(
-      "crash campaign",
-      JSON.stringify(
-        {
-          seed: SEED,
-          messages: MESSAGES,
-          killsSurvived: midKills + earlyKills,
-          // After the life's first commit, at a random moment within the window.
-          killsMidWork: midKills,
-          // At a random moment 0-1.5 s from spawn: mostly start-up and migrations.
-          killsFromSpawn: earlyKills,
-          lives,
-          finalDrains,
-          // Committed by a victim that died before its delete; seen again, no second row.
-          finalDrainDuplicates: finalDuplicates,
-          firstCommitAfterRestartMs: {
-            min: Math.round(Math.min(...restartsMs)),
-            max: Math.round(Math.max(...restartsMs)),
-          },
-          seconds: Math.round((performance.now() - started) / 1000),
-          ...figures(result),
-        },
-        null,
-        1,
-      ),
-    );
+    report("crash campaign", {
+      seed: SEED,
+      messages: MESSAGES,
+      killsSurvived: midKills + earlyKills,
+      // After the life's first commit, at a random moment within the window.
+      killsMidWork: midKills,
+      // At a random moment 0-1.5 s from spawn: mostly start-up and migrations.
+      killsFromSpawn: earlyKills,
+      lives,
+      finalDrains,
+      // Committed by a victim that died before its delete; seen again, no second row.
+      finalDrainDuplicates: finalDuplicates,
+      firstCommitAfterRestartMs: {
+        min: Math.round(Math.min(...restartsMs)),
+        max: Math.round(Math.max(...restartsMs)),
+      },
+      seconds: Math.round((performance.now() - started) / 1000),
+      ...figures(result),
+    });
     expect(midKills).toBeGreaterThanOrEqual(KILLS);
     // Dead letters: each malformed message at least once, nothing else; repeats
     // (a kill between the DLQ send and the delete) are reported, not failed.

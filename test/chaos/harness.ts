@@ -1,30 +1,27 @@
 // The fault campaigns' own stack: an embedded PostgreSQL and an SQS emulator
 // that the campaign may stop and start again (same port, same data), the
 // messages it sent (MessageId → body, as SQS acknowledged them), and the
-// exactly-once audit every campaign ends with.
-import { randomBytes } from "node:crypto";
+// exactly-once audit every campaign ends with. The SQS plumbing is the one of
+// the integration tests (test/helpers/stack.ts).
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import pg from "pg";
 import type { Env } from "../../src/config.ts";
 import { type EmbeddedPostgres, freePort, startEmbeddedPostgres } from "../../src/local/embeddedPostgres.ts";
-import {
-  type EmbeddedSqs,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  startEmbeddedSqs,
-} from "../../src/local/embeddedSqs.ts";
+import { type EmbeddedSqs, startEmbeddedSqs } from "../../src/local/embeddedSqs.ts";
 import { MALFORMED_BODIES, sampleBodies } from "../../src/local/sampleEvents.ts";
-import { TEST_KEYRING } from "../helpers/stack.ts";
+import { type CliResult, runCli } from "../helpers/cli.ts";
+import {
+  createQueue,
+  localSqsClient,
+  messageCounts,
+  receiveAll,
+  sendBatch,
+  serviceEnv,
+} from "../helpers/stack.ts";
 
 export interface ChaosStack {
   readonly postgres: EmbeddedPostgres;
@@ -42,6 +39,8 @@ export interface ChaosStack {
   stopSqs(): Promise<void>;
   /** Starts the emulator again on the same port and, with persistence, with its messages. */
   startSqs(): Promise<void>;
+  /** A login-etl process of the campaign's: close() kills it (SIGKILL) if it still runs. */
+  own(child: ChildProcess): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +49,8 @@ export interface ChaosStackOptions {
   readonly visibilityTimeoutSeconds: number;
   /** Keep the emulator's state on disk so that a restart keeps the messages. */
   readonly sqsPersistence?: boolean;
+  /** Run `login-etl migrate` before handing the stack over. */
+  readonly migrate?: boolean;
 }
 
 export async function startChaosStack(options: ChaosStackOptions): Promise<ChaosStack> {
@@ -63,16 +64,8 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     throw err;
   });
   const endpointUrl = emulator.endpointUrl;
-  const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: endpointUrl, credentials: LOCAL_CREDENTIALS });
-  const createQueue = async (name: string, attributes?: Record<string, string>) =>
-    (
-      await sqs.send(
-        new CreateQueueCommand({
-          QueueName: `${name}-${randomBytes(3).toString("hex")}`,
-          Attributes: attributes,
-        }),
-      )
-    ).QueueUrl as string;
+  const sqs = localSqsClient(endpointUrl);
+  const children = new Set<ChildProcess>();
   const db = new pg.Pool({ connectionString: postgres.databaseUrl, max: 2 });
   // While PostgreSQL is stopped on purpose, idle clients error out; the pool replaces them.
   db.on("error", () => {});
@@ -84,26 +77,17 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     db,
     sqs,
     env(extra = {}) {
-      return {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        SQS_QUEUE_URL: stack.queueUrl,
-        SQS_ENDPOINT_URL: endpointUrl,
-        SQS_DLQ_URL: stack.dlqUrl,
-        AWS_REGION: LOCAL_REGION,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        DATABASE_URL: postgres.databaseUrl,
-        PII_KEYRING: TEST_KEYRING,
-        LOGIN_ETL_LOG_LEVEL: "warn",
-        ...extra,
-      };
+      const { queueUrl, dlqUrl } = stack;
+      return serviceEnv(
+        { queueUrl, dlqUrl, endpointUrl, databaseUrl: postgres.databaseUrl },
+        { LOGIN_ETL_LOG_LEVEL: "warn", ...extra },
+      );
     },
     async freshQueues() {
-      stack.dlqUrl = await createQueue("chaos-dlq");
+      stack.dlqUrl = await createQueue(sqs, "chaos-dlq");
       // No redrive policy: after many kills a message's receive count is high, and
       // the emulator must not move valid messages to the DLQ on its own.
-      stack.queueUrl = await createQueue("chaos-src", {
+      stack.queueUrl = await createQueue(sqs, "chaos-src", {
         VisibilityTimeout: String(options.visibilityTimeoutSeconds),
       });
     },
@@ -115,7 +99,12 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     async startSqs() {
       if (!emulator) emulator = await startServer();
     },
+    own(child) {
+      children.add(child);
+      child.once("exit", () => children.delete(child));
+    },
     async close() {
+      for (const child of children) child.kill("SIGKILL");
       sqs.destroy();
       await db.end().catch(() => {});
       await emulator?.stop().catch(() => {});
@@ -126,6 +115,10 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
   };
   try {
     await stack.freshQueues();
+    if (options.migrate) {
+      const migrate = await runCli(["migrate"], stack.env());
+      if (migrate.code !== 0) throw new Error(`login-etl migrate exited ${migrate.code}: ${migrate.stderr}`);
+    }
   } catch (err) {
     await stack.close();
     throw err;
@@ -169,37 +162,20 @@ export async function sendSynthetic(
   const malformed = new Set(MALFORMED_BODIES);
   const worker = async () => {
     for (let batch = next(); batch.length; batch = next()) {
-      const res = await stack.sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: stack.queueUrl,
-          Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
-        }),
-      );
-      if (res.Failed?.length || res.Successful?.length !== batch.length)
-        throw new Error(`SendMessageBatch refused ${res.Failed?.length ?? "some"} entries`);
-      for (const ok of res.Successful) {
-        const body = batch[Number(ok.Id)] as string;
-        (malformed.has(body) ? sent.malformed : sent.valid).set(ok.MessageId as string, body);
-      }
+      const ids = await sendBatch(stack.sqs, stack.queueUrl, batch);
+      batch.forEach((body, i) => {
+        (malformed.has(body) ? sent.malformed : sent.valid).set(ids[i] as string, body);
+      });
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
 }
 
-export async function queueCounts(
+export function queueCounts(
   stack: ChaosStack,
   queueUrl = stack.queueUrl,
 ): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes: a = {} } = await stack.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    }),
-  );
-  return {
-    visible: Number(a.ApproximateNumberOfMessages),
-    inFlight: Number(a.ApproximateNumberOfMessagesNotVisible),
-  };
+  return messageCounts(stack.sqs, queueUrl);
 }
 
 export async function rowCount(stack: ChaosStack): Promise<number> {
@@ -207,24 +183,28 @@ export async function rowCount(stack: ChaosStack): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
-/** Every message on the DLQ, held invisible for the rest of the test. */
-async function readDlq(stack: ChaosStack): Promise<Message[]> {
-  const out: Message[] = [];
-  for (let empty = 0; empty < 2; ) {
-    const res = await stack.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: stack.dlqUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 600,
-        MessageAttributeNames: ["All"],
-      }),
-    );
-    const got = res.Messages ?? [];
-    out.push(...got);
-    empty = got.length ? 0 : empty + 1;
-  }
-  return out;
+/** Waits until user_logins holds at least `atLeast` rows; the count then. */
+export function waitForRows(
+  stack: ChaosStack,
+  what: string,
+  atLeast: number,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<number> {
+  return waitFor(
+    what,
+    () => rowCount(stack),
+    (n) => n >= atLeast,
+    timeoutMs,
+    everyMs,
+  );
+}
+
+/** `login-etl drain --json --no-progress`, the way the campaigns finish a backlog. */
+export const DRAIN_ARGS = ["drain", "--json", "--no-progress"];
+
+export function drain(env: Env): Promise<CliResult> {
+  return runCli(DRAIN_ARGS, env, 120_000);
 }
 
 export interface Audit {
@@ -265,7 +245,8 @@ export async function audit(stack: ChaosStack, sent: Sent): Promise<Audit> {
     })
     .map((r) => r.message_id as string);
 
-  const dead = await readDlq(stack);
+  // Held invisible for the rest of the test.
+  const dead = await receiveAll(stack.sqs, stack.dlqUrl, 600);
   const letters = new Map<string, number>();
   let dlqStrangers = 0;
   for (const m of dead) {
@@ -344,6 +325,11 @@ export function parseMetrics(text: string): Record<string, number> {
   return out;
 }
 
+/** A campaign's figures on the console, one per line (`indent` 0: all on one line). */
+export function report(title: string, values: object, indent = 1): void {
+  console.log(title, JSON.stringify(values, null, indent));
+}
+
 /** The metrics identity of DESIGN.md §7, as the two sides of an equation. */
 export function reconcile(m: Record<string, number>) {
   const v = (name: string) => m[`login_etl_${name}`] ?? 0;
@@ -355,6 +341,18 @@ export function reconcile(m: Record<string, number>) {
       v("messages_rejected_total") +
       v("messages_released_total") +
       v("messages_in_flight"),
+  };
+}
+
+/** The reconciliation and the counters behind it, for a report. */
+export function counterFigures(m: Record<string, number>) {
+  return {
+    ...reconcile(m),
+    inserted: m.login_etl_rows_inserted_total,
+    duplicates: m.login_etl_messages_duplicate_total,
+    rejected: m.login_etl_messages_rejected_total,
+    released: m.login_etl_messages_released_total,
+    inFlight: m.login_etl_messages_in_flight,
   };
 }
 

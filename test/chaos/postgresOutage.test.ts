@@ -9,22 +9,22 @@ import { createLogger } from "../../src/ops/logger.ts";
 import { createPool } from "../../src/sinks/postgresPool.ts";
 import { createPostgresSink } from "../../src/sinks/postgresSink.ts";
 import type { LoginRow } from "../../src/transform/toRow.ts";
-import { runCli } from "../helpers/cli.ts";
 import {
   audit,
   type ChaosStack,
+  counterFigures,
   emptySent,
   expectExactlyOnce,
   figures,
-  queueCounts,
   reconcile,
-  rowCount,
+  report,
   sendSynthetic,
   sleep,
   startChaosStack,
   waitFor,
+  waitForRows,
 } from "./harness.ts";
-import { problemCodes, type Service, startService } from "./service.ts";
+import { problemCodes, startService, waitUntilSettled } from "./service.ts";
 
 const WAVES = 12;
 const WAVE_SIZE = 1_000;
@@ -35,17 +35,13 @@ const VISIBILITY_TIMEOUT_S = 4;
 const SHUTDOWN_TIMEOUT_MS = 15_000;
 
 let stack: ChaosStack;
-let service: Service | null = null;
 const sent = emptySent();
 
 beforeAll(async () => {
-  stack = await startChaosStack({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S });
-  const migrate = await runCli(["migrate"], stack.env());
-  expect(migrate.code, migrate.stderr).toBe(0);
+  stack = await startChaosStack({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S, migrate: true });
 });
 
 afterAll(async () => {
-  service?.child.kill("SIGKILL");
   await stack?.close();
 });
 
@@ -111,14 +107,11 @@ describe("PostgreSQL stopped under the sink", () => {
 
 describe("PostgreSQL stopped mid-run", () => {
   it("loses and doubles nothing, recovers without a restart, and its counters reconcile", async () => {
-    service = await startService(
-      stack.env({
-        LOGIN_ETL_WAIT_TIME_SECONDS: "2",
-        LOGIN_ETL_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
-        LOGIN_ETL_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
-      }),
-    );
-    const svc = service;
+    const svc = await startService(stack, {
+      LOGIN_ETL_WAIT_TIME_SECONDS: "2",
+      LOGIN_ETL_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+      LOGIN_ETL_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+    });
     // A stream: waves of messages keep arriving, before, during and after the outage.
     const producing = (async () => {
       for (let wave = 0; wave < WAVES; wave++) {
@@ -128,12 +121,7 @@ describe("PostgreSQL stopped mid-run", () => {
     })();
     producing.catch(() => {}); // awaited below; a failure surfaces there
 
-    await waitFor(
-      "rows before the outage",
-      () => rowCount(stack),
-      (n) => n >= 2_000,
-      60_000,
-    );
+    await waitForRows(stack, "rows before the outage", 2_000);
     const stopStarted = performance.now();
     await stack.postgres.pause();
     const down = performance.now();
@@ -187,59 +175,30 @@ describe("PostgreSQL stopped mid-run", () => {
 
     await producing;
     const total = sent.valid.size + sent.malformed.size;
-    await waitFor(
-      "every row written",
-      () => rowCount(stack),
-      (n) => n >= sent.valid.size,
-      120_000,
-      250,
-    );
-    await waitFor(
-      "queue empty and nothing in flight",
-      async () => ({ q: await queueCounts(stack), m: await svc.metrics() }),
-      ({ q, m }) => q.visible === 0 && q.inFlight === 0 && m.login_etl_messages_in_flight === 0,
-      60_000,
-      250,
-    );
-    const metrics = await svc.metrics();
+    const metrics = await waitUntilSettled(stack, svc, sent.valid.size, 60_000);
     expect(svc.exited()).toBeNull(); // recovered on its own: the same process did all the work
 
-    const stopAt = performance.now();
-    svc.child.kill("SIGTERM");
-    const exit = await svc.done;
-    const shutdownMs = performance.now() - stopAt;
+    const { exit, shutdownMs } = await svc.terminate();
     expect(exit.code, exit.stderr).toBe(0);
 
     const result = await audit(stack, sent);
     const counters = reconcile(metrics);
-    console.log(
-      "postgres outage",
-      JSON.stringify(
-        {
-          messages: total,
-          outageMs: Math.round(up - down),
-          stopTookMs: Math.round(down - stopStarted),
-          recoveryMs: Math.round(recoveryMs),
-          maxInFlightSeen,
-          receivedWhileAtBound: receivedAtBound,
-          secondsAtBound: Math.round(((atBound.at(-1)?.atMs ?? 0) - (atBound[0]?.atMs ?? 0)) / 100) / 10,
-          shutdownMs: Math.round(shutdownMs),
-          counters: {
-            ...counters,
-            inserted: metrics.login_etl_rows_inserted_total,
-            duplicates: metrics.login_etl_messages_duplicate_total,
-            rejected: metrics.login_etl_messages_rejected_total,
-            released: metrics.login_etl_messages_released_total,
-            inFlight: metrics.login_etl_messages_in_flight,
-            visibilityExtended: metrics.login_etl_visibility_extensions_total,
-          },
-          problems: problemCodes(svc.logs()),
-          ...figures(result),
-        },
-        null,
-        1,
-      ),
-    );
+    report("postgres outage", {
+      messages: total,
+      outageMs: Math.round(up - down),
+      stopTookMs: Math.round(down - stopStarted),
+      recoveryMs: Math.round(recoveryMs),
+      maxInFlightSeen,
+      receivedWhileAtBound: receivedAtBound,
+      secondsAtBound: Math.round(((atBound.at(-1)?.atMs ?? 0) - (atBound[0]?.atMs ?? 0)) / 100) / 10,
+      shutdownMs: Math.round(shutdownMs),
+      counters: {
+        ...counterFigures(metrics),
+        visibilityExtended: metrics.login_etl_visibility_extensions_total,
+      },
+      problems: problemCodes(svc.logs()),
+      ...figures(result),
+    });
     expectExactlyOnce(result, expect);
     expect(result.dlqRepeats).toBe(0); // SQS never failed: a dead letter is sent once
     expect(counters.received).toBe(counters.accounted);

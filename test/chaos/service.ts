@@ -4,7 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import type { Env } from "../../src/config.ts";
 import { freePort } from "../../src/local/embeddedPostgres.ts";
 import { type CliResult, startCli } from "../helpers/cli.ts";
-import { parseMetrics, waitFor } from "./harness.ts";
+import { type ChaosStack, queueCounts, scrapeMetrics, waitFor, waitForRows } from "./harness.ts";
 
 export interface Service {
   readonly child: ChildProcess;
@@ -14,13 +14,17 @@ export interface Service {
   exited(): CliResult | null;
   metrics(): Promise<Record<string, number>>;
   status(path: "/livez" | "/readyz"): Promise<number>;
+  /** SIGTERM, as an orchestrator stops it: the exit, and how long it took. */
+  terminate(): Promise<{ exit: CliResult; shutdownMs: number }>;
   /** Log lines so far, parsed (JSON lines on stderr). */
   logs(): Array<Record<string, unknown>>;
 }
 
-export async function startService(env: Env): Promise<Service> {
+/** `login-etl run` on the stack (`extra` on top of its environment), once /readyz answers 200. */
+export async function startService(stack: ChaosStack, extra: Env = {}): Promise<Service> {
   const port = await freePort();
-  const { child, done } = startCli(["run"], { ...env, LOGIN_ETL_HTTP_PORT: String(port) });
+  const { child, done } = startCli(["run"], { ...stack.env(extra), LOGIN_ETL_HTTP_PORT: String(port) });
+  stack.own(child);
   let result: CliResult | null = null;
   let stderr = "";
   child.stderr?.on("data", (d) => {
@@ -37,12 +41,16 @@ export async function startService(env: Env): Promise<Service> {
     async metrics() {
       const r = result as CliResult | null;
       if (r) throw new Error(`login-etl run exited (${r.code ?? r.signal}): ${r.stderr.slice(-3000)}`);
-      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-      if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
-      return parseMetrics(await res.text());
+      return scrapeMetrics(port);
     },
     async status(path) {
       return (await fetch(`http://127.0.0.1:${port}${path}`)).status;
+    },
+    async terminate() {
+      const stopAt = performance.now();
+      child.kill("SIGTERM");
+      const exit = await done;
+      return { exit, shutdownMs: performance.now() - stopAt };
     },
     logs: () =>
       stderr
@@ -58,6 +66,27 @@ export async function startService(env: Env): Promise<Service> {
   );
   if (result) throw new Error(`login-etl run exited at start: ${(result as CliResult).stderr}`);
   return service;
+}
+
+/**
+ * Waits until `validSent` rows are written, then until the source queue is
+ * empty and the service holds nothing in flight; the service's metrics then.
+ */
+export async function waitUntilSettled(
+  stack: ChaosStack,
+  svc: Service,
+  validSent: number,
+  queueTimeoutMs: number,
+): Promise<Record<string, number>> {
+  await waitForRows(stack, "every row written", validSent, 120_000, 250);
+  await waitFor(
+    "queue empty and nothing in flight",
+    async () => ({ q: await queueCounts(stack), m: await svc.metrics() }),
+    ({ q, m }) => q.visible === 0 && q.inFlight === 0 && m.login_etl_messages_in_flight === 0,
+    queueTimeoutMs,
+    250,
+  );
+  return svc.metrics();
 }
 
 /** Counts of logged problems by code, for the report. */

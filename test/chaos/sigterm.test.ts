@@ -4,19 +4,22 @@
 // its shutdown deadline; a second run finishes the rest. When the database is
 // down at that moment, the deadline wins: everything held is released, exit 1.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { lastJsonLine, runCli } from "../helpers/cli.ts";
+import { lastJsonLine } from "../helpers/cli.ts";
 import {
   audit,
   type ChaosStack,
+  drain,
   emptySent,
   expectExactlyOnce,
   figures,
   queueCounts,
+  report,
   rowCount,
   type Sent,
   sendSynthetic,
   startChaosStack,
   waitFor,
+  waitForRows,
 } from "./harness.ts";
 import { type Service, startService } from "./service.ts";
 
@@ -25,13 +28,10 @@ import { type Service, startService } from "./service.ts";
 const VISIBILITY_TIMEOUT_S = 60;
 
 let stack: ChaosStack;
-let service: Service | null = null;
 let sent: Sent;
 
 beforeAll(async () => {
-  stack = await startChaosStack({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S });
-  const migrate = await runCli(["migrate"], stack.env());
-  expect(migrate.code, migrate.stderr).toBe(0);
+  stack = await startChaosStack({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S, migrate: true });
 });
 
 beforeEach(async () => {
@@ -41,7 +41,6 @@ beforeEach(async () => {
 });
 
 afterAll(async () => {
-  service?.child.kill("SIGKILL");
   await stack?.close();
 });
 
@@ -70,26 +69,14 @@ describe("SIGTERM under load", () => {
     const shutdownTimeoutMs = 10_000;
     await sendSynthetic(stack, sent, { count: 8_000, malformedRatio: 0.01, seed: 3000 });
     const total = sent.valid.size + sent.malformed.size;
-    service = await startService(
-      stack.env({
-        LOGIN_ETL_LOG_LEVEL: "info",
-        LOGIN_ETL_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
-      }),
-    );
-    const svc = service;
-    await waitFor(
-      "rows before SIGTERM",
-      () => rowCount(stack),
-      (n) => n >= 2_000,
-      60_000,
-      20,
-    );
+    const svc = await startService(stack, {
+      LOGIN_ETL_LOG_LEVEL: "info",
+      LOGIN_ETL_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+    });
+    await waitForRows(stack, "rows before SIGTERM", 2_000, 60_000, 20);
     const inFlightAtStop = (await svc.metrics()).login_etl_messages_in_flight ?? 0;
 
-    const stopAt = performance.now();
-    svc.child.kill("SIGTERM");
-    const exit = await svc.done;
-    const shutdownMs = performance.now() - stopAt;
+    const { exit, shutdownMs } = await svc.terminate();
     expect(exit.code, exit.stderr).toBe(0);
     expect(shutdownMs).toBeLessThan(shutdownTimeoutMs);
 
@@ -103,35 +90,28 @@ describe("SIGTERM under load", () => {
     expect(s.received).toBe(s.inserted + s.duplicates + s.rejected + s.released);
     expect(s.inserted).toBe(after.rows);
 
-    const second = await runCli(["drain", "--json", "--no-progress"], stack.env(), 120_000);
+    const second = await drain(stack.env());
     expect(second.code, second.stderr).toBe(0);
     const drained = lastJsonLine(second.stdout) as Record<string, number>;
     const result = await audit(stack, sent);
-    console.log(
-      "sigterm under load",
-      JSON.stringify(
-        {
-          messages: total,
-          inFlightAtStop,
-          shutdownMs: Math.round(shutdownMs),
-          firstRun: {
-            received: s.received,
-            inserted: s.inserted,
-            rejected: s.rejected,
-            released: s.released,
-          },
-          afterExit: after,
-          secondRun: {
-            received: drained.received,
-            inserted: drained.inserted,
-            duplicates: drained.duplicates,
-          },
-          ...figures(result),
-        },
-        null,
-        1,
-      ),
-    );
+    report("sigterm under load", {
+      messages: total,
+      inFlightAtStop,
+      shutdownMs: Math.round(shutdownMs),
+      firstRun: {
+        received: s.received,
+        inserted: s.inserted,
+        rejected: s.rejected,
+        released: s.released,
+      },
+      afterExit: after,
+      secondRun: {
+        received: drained.received,
+        inserted: drained.inserted,
+        duplicates: drained.duplicates,
+      },
+      ...figures(result),
+    });
     expectExactlyOnce(result, expect);
     expect(result.dlqRepeats).toBe(0);
     // The second run saw each remaining message once: nothing the first one finished comes back.
@@ -143,17 +123,11 @@ describe("SIGTERM under load", () => {
     const shutdownTimeoutMs = 3_000;
     await sendSynthetic(stack, sent, { count: 3_000, malformedRatio: 0.01, seed: 3001 });
     const total = sent.valid.size + sent.malformed.size;
-    service = await startService(
-      stack.env({ LOGIN_ETL_LOG_LEVEL: "info", LOGIN_ETL_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) }),
-    );
-    const svc = service;
-    await waitFor(
-      "rows before the outage",
-      () => rowCount(stack),
-      (n) => n >= 500,
-      60_000,
-      20,
-    );
+    const svc = await startService(stack, {
+      LOGIN_ETL_LOG_LEVEL: "info",
+      LOGIN_ETL_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+    });
+    await waitForRows(stack, "rows before the outage", 500, 60_000, 20);
     await stack.postgres.pause();
     try {
       const held = await waitFor(
@@ -162,24 +136,22 @@ describe("SIGTERM under load", () => {
         (m) => (m.login_etl_messages_in_flight ?? 0) > 0,
         30_000,
       );
-      const stopAt = performance.now();
-      svc.child.kill("SIGTERM");
-      const exit = await svc.done;
-      const shutdownMs = performance.now() - stopAt;
+      const { exit, shutdownMs } = await svc.terminate();
       expect(exit.code).toBe(1);
       expect(exit.stderr).toContain("SHUTDOWN_DEADLINE");
       expect(shutdownMs).toBeGreaterThanOrEqual(shutdownTimeoutMs);
       // Released at the deadline, not left to its 60 s visibility timeout.
       const queue = await queueCounts(stack);
       expect(queue.inFlight).toBe(0);
-      console.log(
+      report(
         "sigterm at the deadline",
-        JSON.stringify({
+        {
           inFlightAtStop: held.login_etl_messages_in_flight,
           shutdownMs: Math.round(shutdownMs),
           queue,
           stopped: stoppedSummary(svc) ?? null,
-        }),
+        },
+        0,
       );
     } finally {
       await stack.postgres.resume();
@@ -187,10 +159,10 @@ describe("SIGTERM under load", () => {
     const after = await whereabouts();
     expect(after.rows + after.deadLetters + after.visible).toBe(total);
 
-    const second = await runCli(["drain", "--json", "--no-progress"], stack.env(), 120_000);
+    const second = await drain(stack.env());
     expect(second.code, second.stderr).toBe(0);
     const result = await audit(stack, sent);
-    console.log("sigterm at the deadline, after the second run", JSON.stringify(figures(result), null, 1));
+    report("sigterm at the deadline, after the second run", figures(result));
     expectExactlyOnce(result, expect);
   });
 });

@@ -649,21 +649,25 @@ describe("pipeline: visibility heartbeat", () => {
       vi.useRealTimers();
     });
 
+    /** Sends `body` to the fake source and receives it, letting the fake clock run the receive. */
+    async function sendAndReceive(source: FakeSource, body: string, what: string) {
+      source.send(body);
+      const receiving = source.source.receive({
+        maxMessages: 1,
+        waitTimeSeconds: 0,
+        signal: new AbortController().signal,
+      });
+      await vi.advanceTimersByTimeAsync(1);
+      const [delivery] = await receiving;
+      if (!delivery) throw new Error(`no ${what}`);
+      return delivery;
+    }
+
     it("keeps a held delivery invisible without a gap until maxHoldSeconds, then lets it lapse", async () => {
       vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
       const log = createEventLog();
       const source = createFakeSource({ log });
-      source.send(validBody(1));
-      const [delivery] = await (async () => {
-        const receiving = source.source.receive({
-          maxMessages: 1,
-          waitTimeSeconds: 0,
-          signal: new AbortController().signal,
-        });
-        await vi.advanceTimersByTimeAsync(1);
-        return receiving;
-      })();
-      if (!delivery) throw new Error("no delivery");
+      const delivery = await sendAndReceive(source, validBody(1), "delivery");
       let held = [delivery];
       const metrics = createMetrics();
       const heartbeat = createHeartbeat(
@@ -699,17 +703,7 @@ describe("pipeline: visibility heartbeat", () => {
       expect(source.extended).toHaveLength(count);
 
       // A delivery no longer held (settled) is never extended.
-      const [second] = await (async () => {
-        source.send(validBody(2));
-        const receiving = source.source.receive({
-          maxMessages: 1,
-          waitTimeSeconds: 0,
-          signal: new AbortController().signal,
-        });
-        await vi.advanceTimersByTimeAsync(1);
-        return receiving;
-      })();
-      if (!second) throw new Error("no second delivery");
+      const second = await sendAndReceive(source, validBody(2), "second delivery");
       held = [second];
       await vi.advanceTimersByTimeAsync(400);
       held = [];

@@ -2,18 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { copyPayload } from "../../src/sinks/postgresSink.ts";
 import type { LoginRow } from "../../src/transform/toRow.ts";
+import { VALID_ROW } from "./fixtures.ts";
 
-const ROW: LoginRow = {
-  message_id: "m-1",
-  user_id: "u-1",
-  device_type: "android",
-  masked_ip: "h1.k1.nXTkOBR7Ozxh45c45aeQBj6hAHm3OgR9H2-KfzLX1kw",
-  masked_device_id: "h1.k1.Hc274JsXYMkmiwoGMheEjnFyLzBvfGxqmXcCudCCgbI",
-  locale: "RU",
-  app_version: 20300,
-  app_version_text: "2.3.0",
-  create_date: "2024-05-17",
-};
+const ROW: LoginRow = { ...VALID_ROW, message_id: "m-1", user_id: "u-1" };
 
 const COLUMNS = Object.keys(ROW) as Array<keyof LoginRow>;
 
