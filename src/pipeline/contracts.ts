@@ -37,9 +37,17 @@ export interface DeadLetter {
   readonly rejection: Rejection;
 }
 
+export interface Refusal {
+  readonly letter: DeadLetter;
+  /** True when sending it again cannot help (the queue rejects this message itself: size, FIFO, KMS). */
+  readonly permanent: boolean;
+  /** The queue's error code, for logs. */
+  readonly code: string;
+}
+
 export interface DeadLetterQueue {
-  /** Resolves to the letters the queue did not accept. */
-  send(letters: readonly DeadLetter[]): Promise<DeadLetter[]>;
+  /** Resolves to the letters the queue did not accept; throws when the call as a whole failed. */
+  send(letters: readonly DeadLetter[]): Promise<Refusal[]>;
 }
 
 export interface WriteResult {

@@ -6,7 +6,7 @@ import { isEtlError } from "../errors.ts";
 import type { Rejection, RejectionCode } from "../transform/loginEvent.ts";
 import type { LoginRow } from "../transform/toRow.ts";
 import { backoffDelayMs, sleep } from "./backoff.ts";
-import type { DeadLetter, Delivery, Outcome } from "./contracts.ts";
+import type { DeadLetter, Delivery, Outcome, Refusal } from "./contracts.ts";
 import type { PipelineDeps, PipelineOptions, Summary } from "./pipeline.ts";
 
 export interface Item {
@@ -16,6 +16,8 @@ export interface Item {
 }
 
 const ACK_ATTEMPTS = 4;
+/** Sends of one letter the DLQ keeps refusing before it is left on the source queue. */
+const DLQ_ATTEMPTS = 5;
 
 /** `promise`'s value, or null if `signal` aborts first (a later rejection is then ignored). */
 function beforeDeadline<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
@@ -173,32 +175,38 @@ export function createSettler(
     return byReason;
   }
 
+  /** Settles rejections without deleting them: they return after their visibility timeout. */
+  function leaveOnQueue(letters: DeadLetter[], message: string): void {
+    const reasons = countRejected(letters, "left_on_queue");
+    log.warn(
+      { code: "MESSAGE_REJECTED", reasons, messageIds: letters.map((l) => l.delivery.messageId) },
+      message,
+    );
+    for (const l of letters) writing.delete(l.delivery);
+    onSettled(letters.length);
+  }
+
   async function deadLetter(letters: DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     if (!deadLetters) {
-      const reasons = countRejected(letters, "left_on_queue");
-      log.warn(
-        { code: "MESSAGE_REJECTED", reasons, messageIds: letters.map((l) => l.delivery.messageId) },
-        "rejected messages left on the queue: no dead-letter queue is configured",
-      );
-      for (const l of letters) writing.delete(l.delivery);
-      onSettled(letters.length);
+      leaveOnQueue(letters, "rejected messages left on the queue: no dead-letter queue is configured");
       return;
     }
     let remaining = letters;
+    const refusedTimes = new Map<DeadLetter, number>();
     for (let attempt = 0; remaining.length; attempt++) {
       if (deadline.aborted) {
         releasedAtDeadline += remaining.length;
         await release(remaining.map((l) => l.delivery));
         return;
       }
-      let failed: DeadLetter[];
+      let refusals: Refusal[];
       try {
         const sent = await beforeDeadline(deadLetters.send(remaining), deadline);
         if (sent === null) continue; // past the deadline: the next turn releases them
-        failed = sent;
+        refusals = sent;
       } catch (err) {
-        failed = remaining;
+        refusals = remaining.map((letter) => ({ letter, permanent: false, code: "request" }));
         const code = isEtlError(err) ? err.code : "DLQ_SEND_FAILED";
         metrics.errors.inc({ stage: "dead-lettering", code });
         log.warn(
@@ -206,8 +214,8 @@ export function createSettler(
           "dead-letter send failed",
         );
       }
-      const failedSet = new Set(failed);
-      const accepted = remaining.filter((l) => !failedSet.has(l));
+      const refused = new Set(refusals.map((r) => r.letter));
+      const accepted = remaining.filter((l) => !refused.has(l));
       if (accepted.length) {
         const reasons = countRejected(accepted, "dead_lettered");
         log.warn(
@@ -217,7 +225,30 @@ export function createSettler(
         onSettled(accepted.length);
         ack(accepted.map((l) => l.delivery));
       }
-      remaining = failed;
+      const entryRefusals = refusals.filter((r) => r.code !== "request");
+      if (entryRefusals.length) {
+        metrics.errors.inc({ stage: "dead-lettering", code: "DLQ_SEND_FAILED" }, entryRefusals.length);
+        log.warn(
+          {
+            code: "DLQ_SEND_FAILED",
+            sqsCodes: [...new Set(entryRefusals.map((r) => r.code))],
+            messageIds: entryRefusals.map((r) => r.letter.delivery.messageId),
+          },
+          "the dead-letter queue refused messages",
+        );
+      }
+      // A message the DLQ itself refuses (too large for it, a FIFO or KMS queue) would hold a
+      // writer forever: leave it on the source queue instead, where the redrive policy or an
+      // operator finds it. Never deleted.
+      // An unreachable DLQ is retried for as long as it takes, like a database outage; only
+      // the queue's own refusals of an entry count towards giving up.
+      for (const r of entryRefusals) refusedTimes.set(r.letter, (refusedTimes.get(r.letter) ?? 0) + 1);
+      const givenUp = entryRefusals
+        .filter((r) => r.permanent || (refusedTimes.get(r.letter) ?? 0) >= DLQ_ATTEMPTS)
+        .map((r) => r.letter);
+      if (givenUp.length) leaveOnQueue(givenUp, "could not be dead-lettered; left on the source queue");
+      const gaveUp = new Set(givenUp);
+      remaining = refusals.map((r) => r.letter).filter((l) => !gaveUp.has(l));
       if (remaining.length) await sleep(backoffDelayMs(attempt, options.backoff), deadline);
     }
   }

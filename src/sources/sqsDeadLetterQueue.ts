@@ -6,7 +6,7 @@ import {
   type SendMessageBatchCommandOutput,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { DeadLetter, DeadLetterQueue } from "../pipeline/contracts.ts";
+import type { DeadLetter, DeadLetterQueue, Refusal } from "../pipeline/contracts.ts";
 import { sqsError } from "./sqsClient.ts";
 
 const MAX_ENTRIES = 10;
@@ -55,9 +55,14 @@ export function createSqsDeadLetterQueue(client: SQSClient, dlqUrl: string): Dea
           } catch (err) {
             throw sqsError(err, "SendMessageBatch", dlqUrl, "dead-lettering");
           }
-          return (res.Failed ?? [])
-            .map((f) => group[Number(f.Id)])
-            .filter((l): l is DeadLetter => l !== undefined);
+          // Accepted means listed in Successful: an entry SQS reported neither way is sent again.
+          const ok = new Set((res.Successful ?? []).map((e) => e.Id));
+          const failedById = new Map((res.Failed ?? []).map((f) => [f.Id, f]));
+          return group.flatMap((letter, i): Refusal[] => {
+            if (ok.has(String(i))) return [];
+            const f = failedById.get(String(i));
+            return [{ letter, permanent: f?.SenderFault === true, code: f?.Code ?? "NotAcknowledged" }];
+          });
         }),
       );
       return failed.flat();

@@ -178,6 +178,18 @@ describe("rejected messages", () => {
     expect((await stack.receiveAll(dlqUrl)).map((m) => m.Body)).toEqual(["not json"]);
   });
 
+  it("stay on the source queue, logged and counted, when the dead-letter queue refuses them, without stalling the rest", async () => {
+    stack.dlqUrl = await stack.createQueue("small-dlq", { MaximumMessageSize: "1024" });
+    await stack.send([`not json ${"x".repeat(2_000)}`, ...Array.from({ length: 20 }, () => loginEvent())]);
+    const app = await startApp(stack);
+    const summary = await app.pipeline.run(new AbortController().signal);
+    await app.close();
+    expect(summary).toMatchObject({ received: 21, inserted: 20, rejected: 0, left_on_queue: 1 });
+    expect(await stack.counts(stack.queueUrl)).toEqual({ visible: 0, inFlight: 1 });
+    const errors = (await app.metrics.errors.get()).values.find((v) => v.labels.code === "DLQ_SEND_FAILED");
+    expect(errors?.value).toBe(1);
+  });
+
   it("stay on the queue, counted and never deleted, when there is no dead-letter queue", async () => {
     stack.queueUrl = await stack.createQueue("nodlq-src", { VisibilityTimeout: "30" });
     await stack.send(["not json", loginEvent()]);

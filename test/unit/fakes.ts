@@ -277,6 +277,8 @@ export type FakeSink = ReturnType<typeof createFakeSink>;
 export function createFakeDeadLetterQueue(options: {
   readonly log: EventLog;
   readonly refuse?: (letter: DeadLetter, call: number) => boolean;
+  /** Refusals for which this is true are marked permanent (SenderFault). */
+  readonly permanent?: (letter: DeadLetter) => boolean;
 }) {
   const { log } = options;
   const sends: DeadLetter[][] = [];
@@ -290,12 +292,17 @@ export function createFakeDeadLetterQueue(options: {
       await roundTrip();
       if (failure) throw failure;
       const failed = letters.filter((l) => options.refuse?.(l, call) ?? false);
+      const refusals = failed.map((letter) => ({
+        letter,
+        permanent: options.permanent?.(letter) ?? false,
+        code: "Refused",
+      }));
       for (const letter of letters) {
         if (failed.includes(letter)) continue;
         accepted.push(letter);
         log.record("dlq-accept", letter.delivery.messageId, letter.delivery.handle);
       }
-      return failed;
+      return refusals;
     },
   };
 

@@ -72,6 +72,7 @@ function harness(
     stored?: string[];
     maxReceiveCount?: number;
     refuse?: Parameters<typeof createFakeDeadLetterQueue>[0]["refuse"];
+    permanent?: Parameters<typeof createFakeDeadLetterQueue>[0]["permanent"];
   } = {},
 ): Harness {
   const log = createEventLog();
@@ -80,7 +81,11 @@ function harness(
     ...(setup.maxReceiveCount === undefined ? {} : { maxReceiveCount: setup.maxReceiveCount }),
   });
   const sink = createFakeSink({ log, stored: setup.stored ?? [] });
-  const dlq = createFakeDeadLetterQueue({ log, ...(setup.refuse ? { refuse: setup.refuse } : {}) });
+  const dlq = createFakeDeadLetterQueue({
+    log,
+    ...(setup.refuse ? { refuse: setup.refuse } : {}),
+    ...(setup.permanent ? { permanent: setup.permanent } : {}),
+  });
   const metrics = createMetrics();
   const pipeline = createPipeline(
     {
@@ -376,6 +381,28 @@ describe("pipeline: duplicates", () => {
     expect(h.sink.writtenIds().sort()).toEqual(["m-1", "m-4", "m-5"]);
     expect(h.source.acked).toHaveLength(5);
     expect(await total(h.metrics.duplicates)).toBe(2);
+  });
+});
+
+describe("pipeline: letters the dead-letter queue refuses", () => {
+  it("leaves a letter the DLQ refuses for good on the source queue at once, never acked, and carries on", async () => {
+    const h = harness({}, { refuse: (l) => l.delivery.body === "[]", permanent: () => true });
+    const bad = h.source.send("[]");
+    for (let i = 0; i < 3; i++) h.source.send(validBody(i));
+    const summary = await within("drain", h.run(), 3_000);
+    expect(summary).toMatchObject({ received: 4, inserted: 3, rejected: 0, left_on_queue: 1, released: 0 });
+    expect(h.dlq.sends.filter((batch) => batch.some((l) => l.delivery.messageId === bad))).toHaveLength(1);
+    expect(h.source.acked.map((d) => d.messageId)).not.toContain(bad);
+    expectSummaryReconciles(summary, 0);
+  });
+
+  it("gives up on a letter the DLQ keeps refusing after five tries, leaving it on the source queue", async () => {
+    const h = harness({}, { refuse: (l) => l.delivery.body === "[]" });
+    const bad = h.source.send("[]");
+    const summary = await within("drain", h.run(), 3_000);
+    expect(summary).toMatchObject({ received: 1, rejected: 0, left_on_queue: 1 });
+    expect(h.dlq.sends).toHaveLength(5);
+    expect(h.source.acked.map((d) => d.messageId)).not.toContain(bad);
   });
 });
 
