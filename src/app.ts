@@ -10,7 +10,7 @@ import type { Metrics } from "./ops/metrics.ts";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./pipeline/backoff.ts";
 import type { Delivery, Outcome } from "./pipeline/contracts.ts";
 import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
-import { migrate } from "./sinks/migrations.ts";
+import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, migrate } from "./sinks/migrations.ts";
 import { createPool, pgError } from "./sinks/postgresPool.ts";
 import { createPostgresSink } from "./sinks/postgresSink.ts";
 import { createSqsClient } from "./sources/sqsClient.ts";
@@ -100,6 +100,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       }),
     );
     if (applied.length) log.info({ versions: applied.map((m) => m.version) }, "migrations applied");
+    if (!(await hasIdempotencyIndex(pool).catch((err) => Promise.reject(pgError(err, "inspect indexes"))))) {
+      throw new EtlError("DB_SCHEMA_MISMATCH", IDEMPOTENCY_INDEX_PROBLEM, { retryable: false });
+    }
     const dlqUrl = config.dlqUrl ?? queue.redriveDlqUrl;
     if (!dlqUrl) {
       log.warn(

@@ -5,7 +5,7 @@ import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { type Flags, loadConfig, redactUrl } from "../config.ts";
 import { EtlError, isEtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
-import { loadMigrations } from "../sinks/migrations.ts";
+import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, loadMigrations } from "../sinks/migrations.ts";
 import { createPool, pgError } from "../sinks/postgresPool.ts";
 import { createSqsClient, sqsError } from "../sources/sqsClient.ts";
 import { describeQueue } from "../sources/sqsQueueInfo.ts";
@@ -124,8 +124,12 @@ async function checkDatabase(pool: ReturnType<typeof createPool>, lines: Line[])
     "SELECT indexdef AS def FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'user_logins'",
   );
   const defs = indexes.rows.map((r) => r.def);
+  lines.push(
+    (await hasIdempotencyIndex(pool))
+      ? { ok: true, text: "valid unique index on message_id" }
+      : { ok: false, text: IDEMPOTENCY_INDEX_PROBLEM },
+  );
   const want: Array<[string, RegExp]> = [
-    ["unique index on message_id", /UNIQUE INDEX .* \(message_id\)$/],
     ["index on masked_ip", /INDEX .* \(masked_ip\b/],
     ["index on masked_device_id", /INDEX .* \(masked_device_id\b/],
   ];

@@ -69,3 +69,22 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[
     client.release(broken);
   }
 }
+
+/**
+ * Idempotency rests on a valid, unique, non-partial index on message_id alone.
+ * Migration 002 creates one only if no index of that name exists, so a hand-made
+ * index of the same name (not unique, partial, or left INVALID by a failed
+ * CREATE INDEX CONCURRENTLY) would pass unnoticed: check the real thing.
+ */
+export async function hasIdempotencyIndex(pool: pg.Pool): Promise<boolean> {
+  const { rows } = await pool.query(
+    `SELECT 1 FROM pg_index i
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = to_regclass('user_logins') AND i.indisunique AND i.indisvalid
+        AND i.indpred IS NULL AND i.indnkeyatts = 1 AND a.attname = 'message_id'`,
+  );
+  return rows.length > 0;
+}
+
+export const IDEMPOTENCY_INDEX_PROBLEM =
+  "user_logins has no valid UNIQUE index on (message_id) alone, so a redelivered message could be stored twice: create it with `CREATE UNIQUE INDEX CONCURRENTLY user_logins_message_id_key ON user_logins (message_id)` (drop a non-unique or invalid index of that name first)";

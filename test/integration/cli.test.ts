@@ -63,6 +63,18 @@ describe("login-etl drain", () => {
     expect(res.stderr).toContain("--pollers");
   });
 
+  it("exits 1 before consuming anything when the message_id index is not unique", async () => {
+    await stack.query(
+      "CREATE TABLE user_logins(user_id varchar(128), device_type varchar(32), masked_ip varchar(256), masked_device_id varchar(256), locale varchar(32), app_version integer, create_date date, message_id text)",
+    );
+    await stack.query("CREATE INDEX user_logins_message_id_key ON user_logins (message_id)");
+    await stack.send([loginEvent()]);
+    const res = await runCli(["drain"], stack.env());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/no valid UNIQUE index on \(message_id\)/);
+    expect(await stack.counts(stack.queueUrl)).toEqual({ visible: 1, inFlight: 0 });
+  });
+
   it("exits 1 with a clear message when PostgreSQL cannot be reached", async () => {
     const port = await freePort();
     const res = await runCli(

@@ -1,7 +1,7 @@
 // Migrations (DESIGN.md §4): the legacy table is extended, never replaced.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/ops/logger.ts";
-import { loadMigrations, migrate } from "../../src/sinks/migrations.ts";
+import { hasIdempotencyIndex, loadMigrations, migrate } from "../../src/sinks/migrations.ts";
 import { createPool } from "../../src/sinks/postgresPool.ts";
 import { type TestStack, testStack } from "../helpers/stack.ts";
 
@@ -110,5 +110,16 @@ describe("migrate", () => {
       stack.query("INSERT INTO user_logins(user_id, message_id) VALUES ('d', 'm-1')"),
     ).rejects.toThrow(/duplicate key/);
     expect((await stack.query("SELECT user_id FROM user_logins WHERE message_id IS NULL")).length).toBe(2);
+  });
+
+  it("notices when a hand-made index of the migration's name is not unique, so start-up can refuse", async () => {
+    await stack.query(LEGACY_DDL);
+    await stack.query("ALTER TABLE user_logins ADD COLUMN message_id text");
+    await stack.query("CREATE INDEX user_logins_message_id_key ON user_logins (message_id)");
+    await migrate(pool, stack.schema);
+    expect(await hasIdempotencyIndex(pool)).toBe(false);
+    await stack.query("DROP INDEX user_logins_message_id_key");
+    await stack.query("CREATE UNIQUE INDEX user_logins_message_id_key ON user_logins (message_id)");
+    expect(await hasIdempotencyIndex(pool)).toBe(true);
   });
 });
