@@ -5,6 +5,7 @@
 // directly, hand over to that Node instead of failing.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 
 const [major, minor] = process.versions.node.split(".").map(Number);
@@ -21,6 +22,13 @@ if (major > 22 || (major === 22 && minor >= 18)) {
     process.exit(2);
   }
   const child = spawn(bundled, [main, ...process.argv.slice(2)], { stdio: "inherit" });
-  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-  child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+  // Ctrl-C reaches the whole process group, the child included: forwarding SIGINT
+  // too would be a second signal, which the child takes as "stop now".
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => child.kill("SIGTERM"));
+  child.on("error", (err) => {
+    process.stderr.write(`login-etl: cannot start the bundled Node (${err.code ?? err.name})\n`);
+    process.exit(1);
+  });
+  child.on("exit", (code, signal) => process.exit(code ?? 128 + (os.constants.signals[signal] ?? 15)));
 }

@@ -47,7 +47,7 @@ export interface App {
 }
 
 export function createTransform(config: Config): (delivery: Delivery) => Outcome {
-  if (!config.keyring) throw new EtlError("KEYRING_INVALID", "no keyring configured");
+  if (!config.keyring) throw new EtlError("CONFIG_INVALID", "PII_KEYRING or PII_KEYRING_FILE: required");
   const masker = createMasker(config.keyring);
   return (delivery) => {
     const decoded = decodeLoginEvent(delivery.body);
@@ -90,7 +90,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   );
   const close = async () => {
     sqs.destroy();
-    await pool.end().catch(() => {});
+    // A write abandoned at the shutdown deadline may still hold a client until its query
+    // times out; the process is about to exit anyway, so do not wait for it.
+    await Promise.race([pool.end().catch(() => {}), sleep(1_000)]);
   };
   try {
     const queue = await startupStep(options, "describe queue", () => describeQueue(sqs, queueUrl));

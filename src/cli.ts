@@ -11,26 +11,10 @@ import { maskCommand } from "./commands/mask.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { produceCommand } from "./commands/produce.ts";
 import { runCommand } from "./commands/run.ts";
-import { SETTINGS } from "./config.ts";
+import { COMMAND_SETTINGS, SETTINGS, type SettingName } from "./config.ts";
 import { EtlError } from "./errors.ts";
 
-type SettingName = keyof typeof SETTINGS;
-
-const SQS: SettingName[] = ["queueUrl", "endpointUrl", "region", "dlqUrl"];
-const DB: SettingName[] = ["databaseUrl", "dbSchema"];
-const TUNING: SettingName[] = [
-  "pollers",
-  "batchSize",
-  "flushIntervalMs",
-  "maxInFlight",
-  "writers",
-  "waitTimeSeconds",
-  "shutdownTimeoutMs",
-  "maxHoldSeconds",
-  "logLevel",
-];
-
-function withSettings(command: Command, names: SettingName[]): Command {
+function withSettings(command: Command, names: readonly SettingName[]): Command {
   for (const name of names) {
     const s = SETTINGS[name];
     const flag = `--${s.flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <value>`;
@@ -63,14 +47,14 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
 
   withSettings(
     program.command("run").description("consume until SIGTERM/SIGINT; serves /livez, /readyz, /metrics"),
-    [...SQS, ...DB, ...TUNING, "httpPort", "httpHost"],
+    COMMAND_SETTINGS.run,
   )
     .addOption(keyringOption())
     .action(action((opts: Record<string, unknown>) => runCommand(ctx, opts)));
 
   withSettings(
     program.command("drain").description("consume until the queue is empty, print a summary, exit 0"),
-    [...SQS, ...DB, ...TUNING],
+    COMMAND_SETTINGS.drain,
   )
     .addOption(keyringOption())
     .option("--json", "print the summary as one JSON object on the last stdout line")
@@ -85,25 +69,24 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
     .option("--keep", "keep the embedded stack running afterwards, and print how to connect")
     .action(action((opts: Record<string, unknown>) => demoCommand(ctx, opts)));
 
-  withSettings(program.command("migrate").description("apply the database migrations"), [
-    ...DB,
-    "logLevel",
-  ]).action(action((opts: Record<string, unknown>) => migrateCommand(ctx, opts)));
+  withSettings(
+    program.command("migrate").description("apply the database migrations"),
+    COMMAND_SETTINGS.migrate,
+  ).action(action((opts: Record<string, unknown>) => migrateCommand(ctx, opts)));
 
   withSettings(
     program
       .command("check")
       .description("validate configuration, reach SQS and PostgreSQL, inspect queue and table"),
-    [...SQS, ...DB, "flushIntervalMs"],
+    COMMAND_SETTINGS.check,
   )
     .addOption(keyringOption())
     .action(action((opts: Record<string, unknown>) => checkCommand(ctx, opts)));
 
-  withSettings(program.command("produce").description("send synthetic login events to the queue"), [
-    "queueUrl",
-    "endpointUrl",
-    "region",
-  ])
+  withSettings(
+    program.command("produce").description("send synthetic login events to the queue"),
+    COMMAND_SETTINGS.produce,
+  )
     .requiredOption("--count <n>", "how many messages")
     .option("--duplicate-ratio <r>", "share of events reusing an earlier ip and device_id (0..1)", "0.1")
     .option("--malformed-ratio <r>", "share of malformed bodies (0..1)", "0")

@@ -50,7 +50,10 @@ export const SETTINGS = {
     env: "DATABASE_URL",
     flag: "databaseUrl",
     expected: "a postgres://user:password@host:port/database URL",
-    schema: z.string().regex(/^postgres(ql)?:\/\/\S+$/),
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/)
+      .refine((u) => URL.canParse(u)),
     need: "database",
   },
   dbSchema: {
@@ -127,8 +130,6 @@ export const SETTINGS = {
   },
 } as const satisfies Record<string, Setting>;
 
-type SettingName = keyof typeof SETTINGS;
-
 export const DEFAULTS: { [K in SettingName]?: string } = {
   region: "us-east-1",
   dbSchema: "public",
@@ -204,19 +205,55 @@ function keyringFrom(env: Env, flags: Flags, problems: string[]): Keyring | null
   return parsed.keyring;
 }
 
+export type SettingName = keyof typeof SETTINGS;
+const ALL_SETTINGS = Object.keys(SETTINGS) as SettingName[];
+const SQS_SETTINGS: SettingName[] = ["queueUrl", "endpointUrl", "region", "dlqUrl"];
+const DB_SETTINGS: SettingName[] = ["databaseUrl", "dbSchema"];
+const TUNING_SETTINGS: SettingName[] = [
+  "pollers",
+  "batchSize",
+  "flushIntervalMs",
+  "maxInFlight",
+  "writers",
+  "waitTimeSeconds",
+  "shutdownTimeoutMs",
+  "maxHoldSeconds",
+  "logLevel",
+];
+const HTTP_SETTINGS: SettingName[] = ["httpPort", "httpHost"];
+
+/** The settings each command reads (and offers as flags); the others are never looked at. */
+export const COMMAND_SETTINGS = {
+  run: [...SQS_SETTINGS, ...DB_SETTINGS, ...TUNING_SETTINGS, ...HTTP_SETTINGS],
+  drain: [...SQS_SETTINGS, ...DB_SETTINGS, ...TUNING_SETTINGS],
+  check: [...SQS_SETTINGS, ...DB_SETTINGS, "flushIntervalMs"],
+  migrate: [...DB_SETTINGS, "logLevel"],
+  produce: ["queueUrl", "endpointUrl", "region"],
+  mask: [],
+} as const satisfies Record<string, readonly SettingName[]>;
+
 /**
- * Validates the settings `needs` requires (others are read when present).
+ * Validates the settings in `scope` (a command's own; the rest keep their
+ * defaults and are not read, so `mask` never fails on a database setting), with
+ * those `needs` requires made mandatory, and the keyring when `needs` has it.
  * Throws EtlError CONFIG_INVALID listing every problem.
  */
-export function loadConfig(env: Env, flags: Flags, needs: ReadonlySet<Need>): Config {
+export function loadConfig(
+  env: Env,
+  flags: Flags,
+  needs: ReadonlySet<Need>,
+  scope: readonly SettingName[] = ALL_SETTINGS,
+): Config {
   const problems: string[] = [];
   const values: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS) as Array<[SettingName, Setting]>) {
-    const fromFlag = setting.flag ? flags[setting.flag] : undefined;
-    const raw = fromFlag !== undefined ? String(fromFlag) : env[setting.env] || DEFAULTS[name];
+    const inScope = scope.includes(name);
+    const fromFlag = setting.flag && inScope ? flags[setting.flag] : undefined;
+    const raw =
+      fromFlag !== undefined ? String(fromFlag) : (inScope ? env[setting.env] : undefined) || DEFAULTS[name];
     const label = setting.flag ? `${setting.env} (--${kebab(setting.flag)})` : setting.env;
     if (raw === undefined || raw === "") {
-      if (setting.need && needs.has(setting.need))
+      if (inScope && setting.need && needs.has(setting.need))
         problems.push(`${label}: required; expected ${setting.expected}`);
       values[name] = null;
       continue;
@@ -226,10 +263,20 @@ export function loadConfig(env: Env, flags: Flags, needs: ReadonlySet<Need>): Co
     // Never echo the value: DATABASE_URL holds a password.
     else problems.push(`${label}: invalid; expected ${setting.expected}`);
   }
-  const keyring =
-    needs.has("keyring") || env.PII_KEYRING || env.PII_KEYRING_FILE
-      ? keyringFrom(env, flags, problems)
-      : null;
+  const keyring = needs.has("keyring") || flags.keyringFile ? keyringFrom(env, flags, problems) : null;
+  // Each poller reserves room for a full receive before it polls: less room than that starves pollers.
+  const pollers = values.pollers as number | null;
+  const maxInFlight = values.maxInFlight as number | null;
+  if (pollers && maxInFlight && maxInFlight < pollers * 10) {
+    problems.push(
+      `LOGIN_ETL_MAX_IN_FLIGHT (--max-in-flight): expected at least 10 per poller (${pollers * 10} for ${pollers} pollers)`,
+    );
+  }
+  if (values.dlqUrl && values.dlqUrl === values.queueUrl) {
+    problems.push(
+      "SQS_DLQ_URL (--dlq-url): expected a queue other than SQS_QUEUE_URL (rejections would loop)",
+    );
+  }
   if (problems.length) {
     throw new EtlError("CONFIG_INVALID", `invalid configuration:\n  - ${problems.join("\n  - ")}`, {
       context: { problems: problems.length },

@@ -1,5 +1,5 @@
 // One error type for everything that is not bad input (bad input is data: see
-// transform/validate.ts). Each error has a stable code, the stage it happened
+// transform/loginEvent.ts). Each error has a stable code, the stage it happened
 // in, and context that is safe to print: never a message body, never a raw
 // ip/device_id, never a key.
 
@@ -16,7 +16,6 @@ export type Stage =
 export const ERROR_CODES = {
   CONFIG_INVALID: { stage: "config", exitCode: 2 },
   USAGE_INVALID: { stage: "config", exitCode: 2 },
-  KEYRING_INVALID: { stage: "config", exitCode: 2 },
   SQS_UNREACHABLE: { stage: "receiving", exitCode: 1 },
   SQS_LEGACY_PROTOCOL: { stage: "receiving", exitCode: 1 },
   SQS_ACCESS_DENIED: { stage: "receiving", exitCode: 1 },
@@ -33,7 +32,6 @@ export const ERROR_CODES = {
   TRANSFORM_FAILED: { stage: "processing", exitCode: 1 },
   SHUTDOWN_DEADLINE: { stage: "shutdown", exitCode: 1 },
   CHECK_FAILED: { stage: "config", exitCode: 1 },
-  LOCAL_STACK_FAILED: { stage: "config", exitCode: 1 },
 } as const satisfies Record<string, { stage: Stage; exitCode: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

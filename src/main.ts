@@ -5,12 +5,14 @@ import { runCli } from "./cli.ts";
 import { isEtlError } from "./errors.ts";
 
 const controller = new AbortController();
-let signals = 0;
+let firstSignalAt = 0;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
-    signals++;
-    // A second signal means "now": skip the graceful path.
-    if (signals > 1) process.exit(130);
+    // A second signal means "now": skip the graceful path. One within a second of
+    // the first is the same request delivered twice (a terminal signals the
+    // whole process group), not an impatient user.
+    if (firstSignalAt && Date.now() - firstSignalAt > 1_000) process.exit(130);
+    firstSignalAt ||= Date.now();
     controller.abort();
   });
 }

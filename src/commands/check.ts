@@ -2,7 +2,7 @@
 // all reported at once. Exit 0 when all is well, 1 when anything is wrong, 2
 // for bad configuration.
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { type Flags, loadConfig, redactUrl } from "../config.ts";
+import { COMMAND_SETTINGS, type Flags, loadConfig, redactUrl } from "../config.ts";
 import { EtlError, isEtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
 import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, loadMigrations } from "../sinks/migrations.ts";
@@ -16,7 +16,12 @@ type Line = { ok: boolean; text: string };
 const describe = (err: unknown) => (isEtlError(err) ? `${err.message} [${err.code}]` : "unexpected error");
 
 export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<number> {
-  const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]));
+  const config = loadConfig(
+    ctx.env,
+    flags,
+    new Set(["queue", "database", "keyring"]),
+    COMMAND_SETTINGS.check,
+  );
   const lines: Line[] = [
     {
       ok: true,

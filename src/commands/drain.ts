@@ -1,6 +1,6 @@
 // `login-etl drain`: consume until the queue is empty, print a summary, exit 0.
 import { createApp } from "../app.ts";
-import { type Config, type Flags, loadConfig } from "../config.ts";
+import { COMMAND_SETTINGS, type Config, type Flags, loadConfig } from "../config.ts";
 import { createLogger } from "../ops/logger.ts";
 import { createMetrics } from "../ops/metrics.ts";
 import { startProgress } from "../ops/progress.ts";
@@ -57,7 +57,12 @@ export async function drainCommand(
   ctx: CommandContext,
   flags: Flags & { json?: boolean; progress?: boolean },
 ): Promise<number> {
-  const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]));
+  const config = loadConfig(
+    ctx.env,
+    flags,
+    new Set(["queue", "database", "keyring"]),
+    COMMAND_SETTINGS.drain,
+  );
   const summary = await drainQueue(ctx, config, { progress: flags.progress !== false });
   if (flags.json) print(ctx.stdout, JSON.stringify(summary));
   else print(ctx.stdout, formatSummary(summary));

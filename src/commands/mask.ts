@@ -1,6 +1,6 @@
 // `login-etl mask --field ip|device_id VALUE`: the pseudonym an analyst needs to
 // find the rows of one address or device. Needs only the keyring.
-import { type Flags, loadConfig } from "../config.ts";
+import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { canonicalIpBytes } from "../transform/ipAddress.ts";
 import { isValidDeviceId } from "../transform/loginEvent.ts";
@@ -16,7 +16,7 @@ export async function maskCommand(
   if (!PII_FIELDS.includes(field as PiiField)) {
     throw new EtlError("USAGE_INVALID", `--field: expected one of ${PII_FIELDS.join(", ")}`);
   }
-  const config = loadConfig(ctx.env, flags, new Set(["keyring"]));
+  const config = loadConfig(ctx.env, flags, new Set(["keyring"]), COMMAND_SETTINGS.mask);
   const masker = createMasker(config.keyring as NonNullable<typeof config.keyring>);
   // The same rules as for a message, so the CLI never prints a pseudonym the pipeline would not store.
   const valid = field === "ip" ? canonicalIpBytes(value) !== null : isValidDeviceId(value);

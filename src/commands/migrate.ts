@@ -1,12 +1,12 @@
 // `login-etl migrate`: apply the migrations and say what changed.
-import { type Flags, loadConfig } from "../config.ts";
+import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { createLogger } from "../ops/logger.ts";
 import { migrate } from "../sinks/migrations.ts";
 import { createPool, pgError } from "../sinks/postgresPool.ts";
 import { type CommandContext, print } from "./context.ts";
 
 export async function migrateCommand(ctx: CommandContext, flags: Flags): Promise<number> {
-  const config = loadConfig(ctx.env, flags, new Set(["database"]));
+  const config = loadConfig(ctx.env, flags, new Set(["database"]), COMMAND_SETTINGS.migrate);
   const log = createLogger(config.logLevel);
   const pool = createPool(
     { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 },

@@ -1,10 +1,18 @@
 // `login-etl produce --count N`: synthetic login events onto the queue.
-import { type Flags, loadConfig } from "../config.ts";
+import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { sampleBodies } from "../local/sampleEvents.ts";
 import { createSqsClient } from "../sources/sqsClient.ts";
 import { sendBodies } from "../sources/sqsProducer.ts";
 import { type CommandContext, print } from "./context.ts";
+
+function wholeNumber(name: string, value: unknown, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new EtlError("USAGE_INVALID", `--${name}: expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
 
 function ratio(name: string, value: unknown): number {
   const n = Number(value ?? 0);
@@ -22,14 +30,12 @@ export async function produceCommand(
     concurrency?: string;
   },
 ): Promise<number> {
-  const count = Number(flags.count);
-  if (!Number.isInteger(count) || count < 1 || count > 100_000_000)
-    throw new EtlError("USAGE_INVALID", "--count: expected a whole number from 1 to 100000000");
+  const count = wholeNumber("count", flags.count, 1, 100_000_000);
   const duplicateRatio = ratio("duplicate-ratio", flags.duplicateRatio);
   const malformedRatio = ratio("malformed-ratio", flags.malformedRatio);
-  const seed = Number(flags.seed ?? Date.now() % 2 ** 31);
-  const concurrency = Number(flags.concurrency ?? 8);
-  const config = loadConfig(ctx.env, flags, new Set(["queue"]));
+  const seed = wholeNumber("seed", flags.seed ?? String(Date.now() % 2 ** 31), 0, 2 ** 31 - 1);
+  const concurrency = wholeNumber("concurrency", flags.concurrency ?? "8", 1, 64);
+  const config = loadConfig(ctx.env, flags, new Set(["queue"]), COMMAND_SETTINGS.produce);
   const client = createSqsClient({
     region: config.region,
     endpointUrl: config.endpointUrl,

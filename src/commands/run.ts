@@ -4,7 +4,7 @@
 // /readyz turns 503, long polls are aborted, what is in hand is written and
 // deleted (the rest released at the deadline), then the pool and server close.
 import { type App, createApp } from "../app.ts";
-import { type Flags, loadConfig, redactUrl } from "../config.ts";
+import { COMMAND_SETTINGS, type Flags, loadConfig, redactUrl } from "../config.ts";
 import { startOpsServer } from "../ops/httpServer.ts";
 import { createLogger } from "../ops/logger.ts";
 import { createMetrics } from "../ops/metrics.ts";
@@ -14,7 +14,7 @@ import type { CommandContext } from "./context.ts";
 const RUN_WAIT_SECONDS = 20;
 
 export async function runCommand(ctx: CommandContext, flags: Flags): Promise<number> {
-  const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]));
+  const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]), COMMAND_SETTINGS.run);
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const queueUrl = config.queueUrl as string;
@@ -44,14 +44,23 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
     { once: true },
   );
   try {
-    app = await createApp({
-      config,
-      log,
-      metrics,
-      stopWhenEmpty: false,
-      waitTimeSeconds: config.waitTimeSeconds ?? RUN_WAIT_SECONDS,
-      waitForDependencies: ctx.stop,
-    });
+    try {
+      app = await createApp({
+        config,
+        log,
+        metrics,
+        stopWhenEmpty: false,
+        waitTimeSeconds: config.waitTimeSeconds ?? RUN_WAIT_SECONDS,
+        waitForDependencies: ctx.stop,
+      });
+    } catch (err) {
+      // Stopped while still waiting for SQS or PostgreSQL: nothing was received, a clean stop.
+      if (ctx.stop.aborted) {
+        log.info({}, "stopped before start-up finished");
+        return 0;
+      }
+      throw err;
+    }
     log.info(
       {
         queue: queueUrl,

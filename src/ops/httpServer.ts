@@ -2,6 +2,7 @@
 // shutting down), /metrics (Prometheus text).
 import http from "node:http";
 import type { Registry } from "prom-client";
+import { EtlError } from "../errors.ts";
 
 export interface Probe {
   readonly name: string;
@@ -69,7 +70,14 @@ export async function startOpsServer(options: {
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        new EtlError(
+          "CONFIG_INVALID",
+          `LOGIN_ETL_HTTP_HOST / LOGIN_ETL_HTTP_PORT: cannot listen on ${options.host}:${options.port} (${err.code ?? "error"}); expected a free port on a local interface`,
+        ),
+      ),
+    );
     server.listen(options.port, options.host, resolve);
   });
   const address = server.address();

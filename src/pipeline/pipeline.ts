@@ -113,7 +113,19 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
   function fail(err: unknown) {
     fatal ??= err;
     receiving.abort();
+    // Finishing what is in hand must not wait forever (a database that is down too).
+    armDeadline();
     wakeup.notify();
+  }
+
+  let deadlineTimer: NodeJS.Timeout | undefined;
+  function armDeadline() {
+    deadlineTimer ??= setTimeout(() => {
+      // No receive may outlive the deadline: it could take back what the deadline releases.
+      receiving.abort();
+      deadline.abort();
+      wakeup.notify();
+    }, options.shutdownTimeoutMs);
   }
 
   function outcomeOf(delivery: Delivery): Outcome | null {
@@ -172,6 +184,8 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         if (options.stopWhenEmpty && emptyPollers.size === options.pollers && inFlight === 0)
           receiving.abort();
         wakeup.notify();
+        // Short polling (wait time 0) on an empty queue would otherwise spin.
+        if (options.waitTimeSeconds === 0) await sleep(200, receiving.signal);
         continue;
       }
       emptyPollers.delete(index);
@@ -227,17 +241,12 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     inFlight: () => inFlight,
     async run(stop) {
       const started = performance.now();
-      let deadlineTimer: NodeJS.Timeout | undefined;
       let graceTimer: NodeJS.Timeout | undefined;
       const onStop = () => {
         stopping = true;
         const graceMs = Math.min(options.receiveGraceMs ?? 1_000, options.shutdownTimeoutMs);
         graceTimer = setTimeout(() => receiving.abort(), graceMs);
-        deadlineTimer = setTimeout(() => {
-          // No receive may outlive the deadline: it could take back what the deadline releases.
-          receiving.abort();
-          deadline.abort();
-        }, options.shutdownTimeoutMs);
+        armDeadline();
         wakeup.notify();
       };
       if (stop.aborted) onStop();
@@ -249,7 +258,13 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       finishing = true;
       wakeup.notify();
       await Promise.all(writers);
-      await settler.idle();
+      // Deletes still retrying at the deadline are left: those rows are committed, so
+      // the messages come back as duplicates, never as losses.
+      const deadlinePassed = new Promise<void>((resolve) => {
+        if (deadline.signal.aborted) resolve();
+        else deadline.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      await Promise.race([settler.idle(), deadlinePassed]);
       heartbeat.stop();
       clearTimeout(deadlineTimer);
       stop.removeEventListener("abort", onStop);

@@ -22,6 +22,7 @@ export function createPool(settings: PostgresSettings, log: Logger): pg.Pool {
     connectionTimeoutMillis: 5_000,
     // A half-open connection (a database host that vanished) must fail the write, not hang it.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     query_timeout: 60_000,
     options: `-c search_path=${quoteIdent(settings.schema)}`,
   });
@@ -42,7 +43,7 @@ export function pgError(err: unknown, operation: string): EtlError {
   const connectionLost =
     CONNECTION.test(code) ||
     /^(08|57P)/.test(code) ||
-    /Connection terminated|timeout expired|not queryable|Client has encountered a connection error/i.test(
+    /Connection terminated|timeout expired|Query read timeout|not queryable|Client has encountered a connection error/i.test(
       e?.message ?? "",
     );
   if (connectionLost) {
@@ -58,6 +59,17 @@ export function pgError(err: unknown, operation: string): EtlError {
       context,
       retryable: false,
     });
+  }
+  if (code === "42501") {
+    return new EtlError(
+      "DB_UNREACHABLE",
+      `PostgreSQL denied a privilege (${operation}: SQLSTATE 42501): grant the DATABASE_URL user the rights on user_logins`,
+      {
+        cause: err,
+        context,
+        retryable: false,
+      },
+    );
   }
   if (code === "28P01" || code === "28000" || code === "3D000") {
     return new EtlError(

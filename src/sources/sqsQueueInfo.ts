@@ -33,10 +33,12 @@ export async function describeQueue(client: SQSClient, queueUrl: string): Promis
   let redriveDlqUrl: string | null = null;
   let maxReceiveCount: number | null = null;
   if (attributes.RedrivePolicy) {
-    const policy = JSON.parse(attributes.RedrivePolicy) as {
-      deadLetterTargetArn?: string;
-      maxReceiveCount?: number | string;
-    };
+    let policy: { deadLetterTargetArn?: string; maxReceiveCount?: number | string } = {};
+    try {
+      policy = JSON.parse(attributes.RedrivePolicy);
+    } catch {
+      // An unreadable policy names no DLQ; `check` then reports the queue as having none.
+    }
     maxReceiveCount = policy.maxReceiveCount === undefined ? null : Number(policy.maxReceiveCount);
     const arn = policy.deadLetterTargetArn?.split(":");
     if (arn && arn.length >= 6) {

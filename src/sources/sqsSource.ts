@@ -4,6 +4,7 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
+  type QueueAttributeName,
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
@@ -73,6 +74,8 @@ export function createSqsSource(client: SQSClient, queueUrl: string): Source {
             MaxNumberOfMessages: maxMessages,
             WaitTimeSeconds: waitTimeSeconds,
             MessageSystemAttributeNames: ["SentTimestamp", "ApproximateReceiveCount"],
+            // The older name as well: some emulators (LocalStack < 3.5, ElasticMQ < 1.6.2) know only it.
+            AttributeNames: ["SentTimestamp", "ApproximateReceiveCount"] as unknown as QueueAttributeName[],
           }),
           { abortSignal: signal },
         );

@@ -1,8 +1,9 @@
+import net from "node:net";
 // The `login-etl` binary end to end, as a user drives it.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { freePort } from "../../src/local/embeddedPostgres.ts";
 import { eventually } from "../helpers/app.ts";
-import { lastJsonLine, runCli, STACK_TRACE, startRun } from "../helpers/cli.ts";
+import { lastJsonLine, runCli, STACK_TRACE, startCli, startRun } from "../helpers/cli.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
 
 let stack: TestStack;
@@ -203,5 +204,47 @@ describe("login-etl run", () => {
     const dead = await stack.receiveAll(stack.dlqUrl);
     expect(dead).toHaveLength(2);
     for (const m of dead) expect(JSON.stringify(m.MessageAttributes)).not.toContain(canaryIp);
+  });
+
+  it("exits 2 naming the setting when the HTTP port is taken", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const res = await runCli(
+      ["run"],
+      stack.env({ LOGIN_ETL_HTTP_PORT: String(port), LOGIN_ETL_HTTP_HOST: "127.0.0.1" }),
+    );
+    server.close();
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/LOGIN_ETL_HTTP_PORT: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
+    expect(res.stderr).not.toMatch(STACK_TRACE);
+  });
+
+  it("waits for PostgreSQL at start-up, serving /livez, and exits 0 on SIGTERM meanwhile", async () => {
+    const dbPort = await freePort();
+    const httpPort = await freePort();
+    const { child, done } = startCli(
+      ["run"],
+      stack.env({
+        DATABASE_URL: `postgres://u:pw@127.0.0.1:${dbPort}/x`,
+        LOGIN_ETL_HTTP_PORT: String(httpPort),
+        LOGIN_ETL_HTTP_HOST: "127.0.0.1",
+        LOGIN_ETL_LOG_LEVEL: "warn",
+      }),
+    );
+    const base = `http://127.0.0.1:${httpPort}`;
+    await eventually(
+      () =>
+        fetch(`${base}/livez`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (s) => s === 200,
+    );
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    child.kill("SIGTERM");
+    const res = await done;
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/dependency not ready/);
   });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  COMMAND_SETTINGS,
   type Config,
   DEFAULTS,
   type Env,
@@ -283,13 +284,13 @@ describe("loadConfig", () => {
       for (const text of printed(e)) expect(text).not.toContain(VECTOR_KEY_B64);
     });
 
-    it("rejects both even when the command does not need the keyring", () => {
-      const e = configError(
+    it("does not read the keyring settings when the command does not need a keyring (migrate never fails on them)", () => {
+      const config = loadConfig(
         { PII_KEYRING: VECTOR_KEYRING_JSON, PII_KEYRING_FILE: keyringFile(VECTOR_KEYRING_JSON) },
         {},
         needs(),
       );
-      expect(e.message).toContain("both are set");
+      expect(config.keyring).toBeNull();
     });
 
     it("names PII_KEYRING_FILE and the error code when the file cannot be read", () => {
@@ -356,5 +357,44 @@ describe("redactUrl", () => {
   it("hides a password given as a password= query parameter", () => {
     const out = redactUrl(`postgres://etl@db:5432/logins?sslmode=require&password=${PASSWORD}`);
     expect(out).not.toContain(PASSWORD);
+  });
+});
+
+describe("loadConfig: scopes and cross-checks", () => {
+  it("does not look at settings outside the command's scope (mask with a broken DATABASE_URL)", () => {
+    const config = loadConfig(
+      { DATABASE_URL: "mysql://nope", LOGIN_ETL_POLLERS: "lots", PII_KEYRING: VECTOR_KEYRING_JSON },
+      {},
+      needs("keyring"),
+      COMMAND_SETTINGS.mask,
+    );
+    expect(config.keyring?.primary).toBe("k1");
+    expect(config.databaseUrl).toBeNull();
+    expect(config.pollers).toBe(Number(DEFAULTS.pollers));
+  });
+
+  it("rejects a DATABASE_URL that is no URL at all (a port out of range)", () => {
+    const e = configError({ DATABASE_URL: "postgres://u:pw@127.0.0.1:99999/db" }, {}, needs("database"));
+    expect(e.message).toMatch(/DATABASE_URL \(--database-url\): invalid/);
+    expect(e.message).not.toContain(":pw@");
+  });
+
+  it("asks for at least 10 in flight per poller, so no poller starves", () => {
+    const e = configError({ LOGIN_ETL_POLLERS: "8", LOGIN_ETL_MAX_IN_FLIGHT: "40" }, {}, needs());
+    expect(e.message).toMatch(/LOGIN_ETL_MAX_IN_FLIGHT .*at least 10 per poller \(80 for 8 pollers\)/);
+  });
+
+  it("refuses a dead-letter queue that is the source queue itself", () => {
+    const e = configError({ SQS_QUEUE_URL: QUEUE_URL, SQS_DLQ_URL: QUEUE_URL }, {}, needs("queue"));
+    expect(e.message).toMatch(/SQS_DLQ_URL .*other than SQS_QUEUE_URL/);
+  });
+
+  it("lets --keyring-file win over PII_KEYRING", () => {
+    const config = loadConfig(
+      { PII_KEYRING: "not a keyring" },
+      { keyringFile: keyringFile(VECTOR_KEYRING_JSON) },
+      needs("keyring"),
+    );
+    expect(config.keyring?.primary).toBe("k1");
   });
 });
