@@ -1,0 +1,100 @@
+// The source side of settling: deleting what is settled and handing back what
+// is not. A delete that keeps failing is given up on (the rows are committed,
+// so the redelivery is a duplicate); nothing is ever deleted unsettled.
+import { isEtlError } from "../errors.ts";
+import { backoffDelayMs, sleep } from "./backoff.ts";
+import type { Delivery } from "./contracts.ts";
+import type { Settling } from "./settle.ts";
+
+const ACK_ATTEMPTS = 4;
+
+export type Acknowledger = ReturnType<typeof createAcknowledger>;
+
+export function createAcknowledger(settling: Settling) {
+  const { deps, options, summary, writing, onSettled } = settling;
+  const { source, metrics, log } = deps;
+  const acks = new Set<Promise<void>>();
+  let acking = 0;
+  /** Deliveries released because the shutdown deadline came before they were written or dead-lettered. */
+  let releasedAtDeadline = 0;
+
+  function ack(deliveries: Delivery[]): void {
+    // Settled: no longer in hand, so the heartbeat stops extending them.
+    for (const d of deliveries) writing.delete(d);
+    acking += deliveries.length;
+    const task = (async () => {
+      let remaining = deliveries;
+      for (let attempt = 0; attempt < ACK_ATTEMPTS && remaining.length; attempt++) {
+        if (attempt > 0) await sleep(backoffDelayMs(attempt, options.backoff));
+        try {
+          remaining = await source.ack(remaining);
+        } catch (err) {
+          metrics.errors.inc({ stage: "acking", code: isEtlError(err) ? err.code : "ACK_FAILED" });
+        }
+      }
+      if (remaining.length) {
+        // The rows are committed: the redelivery will be counted as a duplicate, not lost.
+        summary.ack_failed += remaining.length;
+        metrics.ackFailures.inc(remaining.length);
+        log.warn(
+          { code: "ACK_FAILED", messageIds: remaining.map((d) => d.messageId) },
+          "delete failed after commit; the messages will come back as duplicates",
+        );
+      }
+    })().finally(() => {
+      acking -= deliveries.length;
+      acks.delete(task);
+      onSettled(0);
+    });
+    acks.add(task);
+  }
+
+  /**
+   * Gives deliveries back without touching them: they return when their visibility
+   * timeout ends. For a transform bug, where releasing at once would loop hot.
+   */
+  function abandon(deliveries: Delivery[]): void {
+    if (deliveries.length === 0) return;
+    summary.released += deliveries.length;
+    metrics.released.inc(deliveries.length);
+    onSettled(deliveries.length);
+  }
+
+  async function release(deliveries: Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    for (const d of deliveries) writing.delete(d);
+    summary.released += deliveries.length;
+    metrics.released.inc(deliveries.length);
+    onSettled(deliveries.length);
+    let failed: Delivery[] = deliveries;
+    try {
+      failed = await source.release(deliveries);
+    } catch (err) {
+      metrics.errors.inc({ stage: "acking", code: isEtlError(err) ? err.code : "RELEASE_FAILED" });
+    }
+    if (failed.length) {
+      log.warn(
+        { code: "RELEASE_FAILED", count: failed.length },
+        "release failed; the messages return when their visibility timeout ends",
+      );
+    }
+  }
+
+  /** Releases what the shutdown deadline caught before it was written or dead-lettered. */
+  async function releaseAtDeadline(deliveries: Delivery[]): Promise<void> {
+    releasedAtDeadline += deliveries.length;
+    await release(deliveries);
+  }
+
+  return {
+    ack,
+    abandon,
+    release,
+    releaseAtDeadline,
+    acking: () => acking,
+    releasedAtDeadline: () => releasedAtDeadline,
+    async idle(): Promise<void> {
+      while (acks.size) await Promise.all([...acks]);
+    },
+  };
+}
