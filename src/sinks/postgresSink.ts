@@ -27,10 +27,13 @@ const INSERT_SQL = `INSERT INTO user_logins (${COLUMNS.join(", ")})
   ON CONFLICT (message_id) DO NOTHING`;
 const UNIQUE_VIOLATION = "23505";
 
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
 /** COPY text format: backslash escapes for the characters that delimit fields and rows. */
 function copyText(value: string | number | null): string {
   if (value === null) return "\\N";
   if (typeof value === "number") return String(value);
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/[\\\t\n\r]/g, (c) =>
     c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r",
   );
@@ -39,20 +42,19 @@ function copyText(value: string | number | null): string {
 export function copyPayload(rows: readonly LoginRow[]): string {
   let out = "";
   for (const row of rows) {
-    out += `${COLUMNS.map((c) => copyText(row[c])).join("\t")}\n`;
+    // The columns of COLUMNS, in its order, without an array and a join per row.
+    out +=
+      `${copyText(row.message_id)}\t${copyText(row.user_id)}\t${copyText(row.device_type)}\t` +
+      `${copyText(row.masked_ip)}\t${copyText(row.masked_device_id)}\t${copyText(row.locale)}\t` +
+      `${copyText(row.app_version)}\t${copyText(row.app_version_text)}\t${copyText(row.create_date)}\n`;
   }
   return out;
 }
 
+// A lone COPY is a transaction of its own (autocommit): all of the batch or
+// none of it, without the two extra round trips of BEGIN and COMMIT.
 async function copyRows(client: pg.PoolClient, rows: readonly LoginRow[]): Promise<void> {
-  await client.query("BEGIN");
-  try {
-    await pipeline(Readable.from([copyPayload(rows)]), client.query(copyFrom(COPY_SQL)));
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  }
+  await pipeline(Readable.from([copyPayload(rows)]), client.query(copyFrom(COPY_SQL)));
 }
 
 async function insertRows(client: pg.PoolClient, rows: readonly LoginRow[]): Promise<number> {
