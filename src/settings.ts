@@ -131,7 +131,7 @@ export const DEFAULTS: { [K in SettingName]?: string } = {
   region: "us-east-1",
   dbSchema: "public",
   pollers: "4",
-  batchSize: "500",
+  batchSize: "1000",
   flushIntervalMs: "250",
   maxInFlight: "2000",
   writers: "2",

@@ -68,7 +68,7 @@ describe("loadConfig", () => {
       databaseUrl: null,
       dbSchema: "public",
       pollers: 4,
-      batchSize: 500,
+      batchSize: 1000,
       flushIntervalMs: 250,
       maxInFlight: 2000,
       writers: 2,
