@@ -1,0 +1,95 @@
+// SQS client configurations to compare in the plain drain loop. "product" is
+// login-etl's own createSqsClient; the others rebuild the same client with
+// one thing changed, to price the SDK options the issue asks about.
+
+import { Agent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { Sha256KeyCache } from "../src/sources/sha256KeyCache.ts";
+
+export interface ClientSettings {
+  readonly region: string;
+  readonly endpointUrl: string;
+  readonly credentials: { accessKeyId: string; secretAccessKey: string };
+  readonly maxSockets: number;
+}
+
+interface Variant {
+  readonly description: string;
+  readonly keepAlive?: boolean;
+  /** Overrides the product's maxSockets. */
+  readonly maxSockets?: number;
+  readonly client?: Partial<SQSClientConfig>;
+}
+
+// The flexible-checksum settings of the S3-style clients. SQSClientConfig does not declare them (SQS
+// operations carry no httpChecksum trait), so they are passed untyped, to show what they change.
+const WHEN_REQUIRED = {
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
+} as Partial<SQSClientConfig>;
+
+export const SQS_VARIANTS = {
+  product: { description: "createSqsClient as shipped (keep-alive agent, maxAttempts 1)" },
+  copy: { description: "the same, rebuilt here (checks that the rebuild matches)" },
+  "md5-off": { description: "md5: false (no MD5 check of each received body)", client: { md5: false } },
+  "checksums-when-required": {
+    description: "request/response checksums WHEN_REQUIRED",
+    client: WHEN_REQUIRED,
+  },
+  "md5-off+checksums": {
+    description: "md5: false and checksums WHEN_REQUIRED",
+    client: { ...WHEN_REQUIRED, md5: false },
+  },
+  "sha256-keycache": {
+    description: "sha256: HMAC keys as KeyObjects, made once (src/sources/sha256KeyCache.ts)",
+    client: { sha256: Sha256KeyCache },
+  },
+  "md5-off+sha256-keycache": {
+    description: "both of the above",
+    client: { md5: false, sha256: Sha256KeyCache },
+  },
+  "no-keep-alive": { description: "a new TCP connection per request", keepAlive: false },
+  "sockets-2": { description: "keep-alive, maxSockets 2", maxSockets: 2 },
+  "sockets-64": { description: "keep-alive, maxSockets 64", maxSockets: 64 },
+} as const satisfies Record<string, Variant>;
+
+export type VariantName = keyof typeof SQS_VARIANTS;
+
+export function isVariant(name: string): name is VariantName {
+  return Object.hasOwn(SQS_VARIANTS, name);
+}
+
+export async function createVariantClient(
+  name: VariantName,
+  settings: ClientSettings,
+  etlRoot: string,
+): Promise<SQSClient> {
+  if (name === "product") {
+    const { createSqsClient } = (await import(
+      pathToFileURL(path.join(etlRoot, "src/sources/sqsClient.ts")).href
+    )) as typeof import("../src/sources/sqsClient.ts");
+    return createSqsClient(settings);
+  }
+  const variant: Variant = SQS_VARIANTS[name];
+  const agentOptions = {
+    keepAlive: variant.keepAlive ?? true,
+    maxSockets: variant.maxSockets ?? settings.maxSockets,
+  };
+  return new SQSClient({
+    region: settings.region,
+    endpoint: settings.endpointUrl,
+    credentials: settings.credentials,
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new Agent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+      connectionTimeout: 5_000,
+      requestTimeout: 30_000,
+    }),
+    maxAttempts: 1,
+    ...variant.client,
+  });
+}
