@@ -5,24 +5,14 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
+import { SINK_COLUMNS } from "../src/sinks/postgresSink.ts";
 import type { LoginRow } from "../src/transform/toRow.ts";
 import type { BenchDatabase } from "./database.ts";
 import type { Etl } from "./etl.ts";
 import type { Stack } from "./stack.ts";
 
 // The columns login-etl's sink writes, in its order.
-const COLUMNS = [
-  "message_id",
-  "user_id",
-  "device_type",
-  "masked_ip",
-  "masked_device_id",
-  "locale",
-  "app_version",
-  "app_version_text",
-  "create_date",
-];
-const COPY_SQL = `COPY user_logins (${COLUMNS.join(", ")}) FROM STDIN`;
+const COPY_SQL = `COPY user_logins (${SINK_COLUMNS.join(", ")}) FROM STDIN`;
 
 export interface WriteRun {
   readonly rows: number;

@@ -10,7 +10,7 @@ import type { Sink, WriteResult } from "../pipeline/contracts.ts";
 import type { LoginRow } from "../transform/toRow.ts";
 import { pgError } from "./postgresPool.ts";
 
-const COLUMNS = [
+export const SINK_COLUMNS = [
   "message_id",
   "user_id",
   "device_type",
@@ -21,8 +21,8 @@ const COLUMNS = [
   "app_version_text",
   "create_date",
 ] as const;
-const COPY_SQL = `COPY user_logins (${COLUMNS.join(", ")}) FROM STDIN`;
-const INSERT_SQL = `INSERT INTO user_logins (${COLUMNS.join(", ")})
+const COPY_SQL = `COPY user_logins (${SINK_COLUMNS.join(", ")}) FROM STDIN`;
+const INSERT_SQL = `INSERT INTO user_logins (${SINK_COLUMNS.join(", ")})
   SELECT * FROM unnest($1::text[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::integer[], $8::varchar[], $9::date[])
   ON CONFLICT (message_id) DO NOTHING`;
 const UNIQUE_VIOLATION = "23505";
@@ -42,7 +42,7 @@ function copyText(value: string | number | null): string {
 export function copyPayload(rows: readonly LoginRow[]): string {
   let out = "";
   for (const row of rows) {
-    // The columns of COLUMNS, in its order, without an array and a join per row.
+    // The columns of SINK_COLUMNS, in its order, without an array and a join per row.
     out +=
       `${copyText(row.message_id)}\t${copyText(row.user_id)}\t${copyText(row.device_type)}\t` +
       `${copyText(row.masked_ip)}\t${copyText(row.masked_device_id)}\t${copyText(row.locale)}\t` +
@@ -60,7 +60,7 @@ async function copyRows(client: pg.PoolClient, rows: readonly LoginRow[]): Promi
 async function insertRows(client: pg.PoolClient, rows: readonly LoginRow[]): Promise<number> {
   const res = await client.query(
     INSERT_SQL,
-    COLUMNS.map((c) => rows.map((r) => r[c])),
+    SINK_COLUMNS.map((c) => rows.map((r) => r[c])),
   );
   return res.rowCount ?? 0;
 }
