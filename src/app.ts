@@ -11,7 +11,7 @@ import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./pipeline/backoff.ts";
 import type { Delivery, Outcome } from "./pipeline/contracts.ts";
 import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
 import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, migrate } from "./sinks/migrations.ts";
-import { createPool, pgError } from "./sinks/postgresPool.ts";
+import { createPool } from "./sinks/postgresPool.ts";
 import { createPostgresSink } from "./sinks/postgresSink.ts";
 import { createSqsClient } from "./sources/sqsClient.ts";
 import { createSqsDeadLetterQueue } from "./sources/sqsDeadLetterQueue.ts";
@@ -96,13 +96,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   };
   try {
     const queue = await startupStep(options, "describe queue", () => describeQueue(sqs, queueUrl));
-    const applied = await startupStep(options, "migrate", () =>
-      migrate(pool, config.dbSchema).catch((err) => {
-        throw pgError(err, "migrate");
-      }),
-    );
+    const applied = await startupStep(options, "migrate", () => migrate(pool, config.dbSchema));
     if (applied.length) log.info({ versions: applied.map((m) => m.version) }, "migrations applied");
-    if (!(await hasIdempotencyIndex(pool).catch((err) => Promise.reject(pgError(err, "inspect indexes"))))) {
+    if (!(await hasIdempotencyIndex(pool))) {
       throw new EtlError("DB_SCHEMA_MISMATCH", IDEMPOTENCY_INDEX_PROBLEM, { retryable: false });
     }
     const dlqUrl = config.dlqUrl ?? queue.redriveDlqUrl;

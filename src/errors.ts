@@ -76,7 +76,6 @@ export function describeCause(err: unknown): SafeContext {
   const out: SafeContext = { causeName: e.name };
   if (typeof e.code === "string") out.causeCode = e.code;
   if (typeof e.$metadata?.httpStatusCode === "number") out.httpStatus = e.$metadata.httpStatusCode;
-  if (typeof e.code === "string" && /^(E[A-Z]+|ECONN\w+|ETIMEDOUT|57P\d\d|08\d\d\d)$/.test(e.code))
-    out.causeMessage = e.message;
+  if (typeof e.code === "string" && /^(E[A-Z]+|57P\d\d|08\d\d\d)$/.test(e.code)) out.causeMessage = e.message;
   return out;
 }

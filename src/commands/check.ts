@@ -1,14 +1,13 @@
 // `login-etl check`: everything that would stop `run`, found before it runs,
 // all reported at once. Exit 0 when all is well, 1 when anything is wrong, 2
 // for bad configuration.
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { COMMAND_SETTINGS, type Flags, loadConfig, redactUrl } from "../config.ts";
 import { EtlError, isEtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
 import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, loadMigrations } from "../sinks/migrations.ts";
 import { createPool, pgError } from "../sinks/postgresPool.ts";
-import { createSqsClient, sqsError } from "../sources/sqsClient.ts";
-import { describeQueue } from "../sources/sqsQueueInfo.ts";
+import { createSqsClient } from "../sources/sqsClient.ts";
+import { describeQueue, pingQueue } from "../sources/sqsQueueInfo.ts";
 import { type CommandContext, print } from "./context.ts";
 
 type Line = { ok: boolean; text: string };
@@ -64,12 +63,12 @@ export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<n
       );
       if (dlqUrl) {
         try {
-          await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }));
+          await pingQueue(sqs, dlqUrl);
           lines.push({ ok: true, text: `dead-letter queue ${dlqUrl} reachable` });
         } catch (err) {
           lines.push({
             ok: false,
-            text: `dead-letter queue: ${describe(sqsError(err, "GetQueueAttributes", dlqUrl))}`,
+            text: `dead-letter queue: ${describe(err)}`,
           });
         }
       } else {

@@ -2,7 +2,7 @@
 import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { createLogger } from "../ops/logger.ts";
 import { migrate } from "../sinks/migrations.ts";
-import { createPool, pgError } from "../sinks/postgresPool.ts";
+import { createPool } from "../sinks/postgresPool.ts";
 import { type CommandContext, print } from "./context.ts";
 
 export async function migrateCommand(ctx: CommandContext, flags: Flags): Promise<number> {
@@ -13,9 +13,7 @@ export async function migrateCommand(ctx: CommandContext, flags: Flags): Promise
     log,
   );
   try {
-    const applied = await migrate(pool, config.dbSchema).catch((err) => {
-      throw pgError(err, "migrate");
-    });
+    const applied = await migrate(pool, config.dbSchema);
     print(
       ctx.stdout,
       applied.length

@@ -8,7 +8,7 @@ import { COMMAND_SETTINGS, type Flags, loadConfig, redactUrl } from "../config.t
 import { startOpsServer } from "../ops/httpServer.ts";
 import { createLogger } from "../ops/logger.ts";
 import { createMetrics } from "../ops/metrics.ts";
-import { describeQueue } from "../sources/sqsQueueInfo.ts";
+import { pingQueue } from "../sources/sqsQueueInfo.ts";
 import type { CommandContext } from "./context.ts";
 
 const RUN_WAIT_SECONDS = 20;
@@ -32,7 +32,7 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
         name: "postgres",
         check: async () => void (await started().pool.query("SELECT 1 FROM user_logins LIMIT 1")),
       },
-      { name: "sqs", check: async () => void (await describeQueue(started().sqs, queueUrl)) },
+      { name: "sqs", check: () => pingQueue(started().sqs, queueUrl) },
     ],
   });
   ctx.stop.addEventListener(

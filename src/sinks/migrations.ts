@@ -3,7 +3,7 @@
 // instances starting together do not race.
 import { readdirSync, readFileSync } from "node:fs";
 import type pg from "pg";
-import { quoteIdent } from "./postgresPool.ts";
+import { quoteIdent, withClient } from "./postgresPool.ts";
 
 const MIGRATIONS_DIR = new URL("../../migrations/", import.meta.url);
 const LOCK_KEY = 0x6c6f67696e; // "login"
@@ -27,47 +27,37 @@ export function loadMigrations(): Migration[] {
 
 /** Applies what is missing; resolves to the versions applied now (empty when up to date). */
 export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[]> {
-  const client = await pool.connect();
-  // Held clients have no 'error' listener from the pool: without this one, a
-  // connection lost mid-migration would crash the process instead of failing
-  // the migration (which `run` retries).
-  let broken = false;
-  const onConnectionError = () => {
-    broken = true;
-  };
-  client.on("error", onConnectionError);
-  try {
-    await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
-    if (schema !== "public") await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS login_etl_schema_migrations(
-         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    const done = new Set(
-      (await client.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map(
-        (r) => r.version,
-      ),
-    );
-    const applied: Migration[] = [];
-    for (const migration of loadMigrations()) {
-      if (done.has(migration.version)) continue;
-      await client.query(migration.sql);
-      await client.query("INSERT INTO login_etl_schema_migrations(version, name) VALUES ($1, $2)", [
-        migration.version,
-        migration.name,
-      ]);
-      applied.push(migration);
+  return withClient(pool, "migrate", async (client) => {
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
+      if (schema !== "public") await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS login_etl_schema_migrations(
+           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const done = new Set(
+        (await client.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map(
+          (r) => r.version,
+        ),
+      );
+      const applied: Migration[] = [];
+      for (const migration of loadMigrations()) {
+        if (done.has(migration.version)) continue;
+        await client.query(migration.sql);
+        await client.query("INSERT INTO login_etl_schema_migrations(version, name) VALUES ($1, $2)", [
+          migration.version,
+          migration.name,
+        ]);
+        applied.push(migration);
+      }
+      await client.query("COMMIT");
+      return applied;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
     }
-    await client.query("COMMIT");
-    return applied;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.off("error", onConnectionError);
-    client.release(broken);
-  }
+  });
 }
 
 /**
@@ -77,11 +67,13 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[
  * CREATE INDEX CONCURRENTLY) would pass unnoticed: check the real thing.
  */
 export async function hasIdempotencyIndex(pool: pg.Pool): Promise<boolean> {
-  const { rows } = await pool.query(
-    `SELECT 1 FROM pg_index i
+  const { rows } = await withClient(pool, "inspect indexes", (client) =>
+    client.query(
+      `SELECT 1 FROM pg_index i
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
       WHERE i.indrelid = to_regclass('user_logins') AND i.indisunique AND i.indisvalid
         AND i.indpred IS NULL AND i.indnkeyatts = 1 AND a.attname = 'message_id'`,
+    ),
   );
   return rows.length > 0;
 }

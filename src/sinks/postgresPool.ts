@@ -88,3 +88,39 @@ export function pgError(err: unknown, operation: string): EtlError {
     context,
   });
 }
+
+/**
+ * Runs `fn` on a client of its own and maps failures to EtlError. The pool
+ * watches only idle clients for 'error': a connection that dies while held
+ * (PostgreSQL stopping: EPIPE under a COPY, the socket closing between two
+ * statements) emits 'error' on the client, and with no listener that crashes
+ * the process. Here it only marks the client broken; the query in progress (or
+ * the next) fails, and a broken client is discarded, never pooled again.
+ */
+export async function withClient<T>(
+  pool: pg.Pool,
+  operation: string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw pgError(err, `${operation} (connect)`);
+  }
+  let broken = false;
+  const onConnectionError = () => {
+    broken = true;
+  };
+  client.on("error", onConnectionError);
+  try {
+    return await fn(client);
+  } catch (err) {
+    const mapped = err instanceof EtlError ? err : pgError(err, operation);
+    broken ||= mapped.code === "DB_UNREACHABLE";
+    throw mapped;
+  } finally {
+    client.off("error", onConnectionError);
+    client.release(broken);
+  }
+}

@@ -8,7 +8,7 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { Sink, WriteResult } from "../pipeline/contracts.ts";
 import type { LoginRow } from "../transform/toRow.ts";
-import { pgError } from "./postgresPool.ts";
+import { withClient } from "./postgresPool.ts";
 
 export const SINK_COLUMNS = [
   "message_id",
@@ -69,23 +69,7 @@ export function createPostgresSink(pool: pg.Pool): Sink & { close(): Promise<voi
   return {
     async write(rows): Promise<WriteResult> {
       if (rows.length === 0) return { inserted: 0, duplicates: 0 };
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw pgError(err, "connect");
-      }
-      let broken = false;
-      // The pool watches only idle clients for 'error'. A connection that dies
-      // while we hold it (PostgreSQL stopping: EPIPE under a COPY, the socket
-      // closing between two statements) emits 'error' on the client, and with
-      // no listener that crashes the process. The query in progress, or the
-      // next one, still fails and is retried; here we only mark the client broken.
-      const onConnectionError = () => {
-        broken = true;
-      };
-      client.on("error", onConnectionError);
-      try {
+      return withClient(pool, "write batch", async (client) => {
         try {
           await copyRows(client, rows);
           return { inserted: rows.length, duplicates: 0 };
@@ -94,15 +78,7 @@ export function createPostgresSink(pool: pg.Pool): Sink & { close(): Promise<voi
         }
         const inserted = await insertRows(client, rows);
         return { inserted, duplicates: rows.length - inserted };
-      } catch (err) {
-        const mapped = pgError(err, "write batch");
-        broken ||= mapped.code === "DB_UNREACHABLE";
-        throw mapped;
-      } finally {
-        client.off("error", onConnectionError);
-        // A client whose connection broke must not go back into the pool.
-        client.release(broken);
-      }
+      });
     },
     close: () => pool.end(),
   };

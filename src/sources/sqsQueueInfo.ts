@@ -12,6 +12,17 @@ export interface QueueInfo {
   readonly approximateInFlight: number;
 }
 
+/** The cheapest call that proves the queue answers with our credentials (for /readyz). */
+export async function pingQueue(client: SQSClient, queueUrl: string): Promise<void> {
+  try {
+    await client.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["VisibilityTimeout"] }),
+    );
+  } catch (err) {
+    throw sqsError(err, "GetQueueAttributes", queueUrl);
+  }
+}
+
 export async function describeQueue(client: SQSClient, queueUrl: string): Promise<QueueInfo> {
   let attributes: Record<string, string>;
   try {

@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Env } from "../../src/config.ts";
+import { freePort } from "../../src/local/embeddedPostgres.ts";
 
 export const BIN = fileURLToPath(new URL("../../bin/login-etl.js", import.meta.url));
 
@@ -44,7 +45,6 @@ export const STACK_TRACE = /^ {4}at /m;
 export async function startRun(
   env: Env,
 ): Promise<{ child: ChildProcess; done: Promise<CliResult>; base: string }> {
-  const { freePort } = await import("../../src/local/embeddedPostgres.ts");
   const port = await freePort();
   const { child, done } = startCli(["run"], {
     ...env,
