@@ -45,6 +45,10 @@ export function formatReport(r: BenchResults): string {
   );
   out.push("");
   const rows: string[][] = [["#", "measure", "median", "[min – max]", "ratio", "target", "result"]];
+  /** A row without ratio, target or verdict. */
+  const plain = (num: string, label: string, value: string, spread = "") => {
+    rows.push([num, label, value, spread, "", "", ""]);
+  };
   const target = (prefix: string) => r.targets.find((t) => t.name.startsWith(prefix));
   const verdict = (prefix: string) => {
     const t = target(prefix);
@@ -52,66 +56,45 @@ export function formatReport(r: BenchResults): string {
   };
   if (r.queue) {
     const q = r.queue;
-    rows.push([
+    plain(
       "1",
       `queue limit: receive 10 + delete batch, ${q.bestPollers} pollers`,
       `${int(q.messagesPerSecond.median)} msg/s`,
       range(q.messagesPerSecond, int),
-      "",
-      "",
-      "",
-    ]);
-    rows.push([
+    );
+    plain(
       "",
       `  poller probe, medians (${int(s.probeMessages)} msgs): ${q.probeMedians.map((p) => `${p.pollers}→${int(p.messagesPerSecond)}`).join(", ")} msg/s`,
       "",
-      "",
-      "",
-      "",
-      "",
-    ]);
-    rows.push([
+    );
+    plain(
       "",
       "  CPU per message: loop process / emulator",
       `${int(q.consumerCpuUsPerMessage.median)} / ${int(q.emulatorCpuUsPerMessage.median)} µs`,
-      "",
-      "",
-      "",
-      "",
-    ]);
+    );
   }
   const d = r.database;
   if (d) {
     const ratio = d.sink.rowsPerSecond.median / d.limitRowsPerSecond;
     const par = d.rawCopyParallel;
-    rows.push([
+    plain(
       "2",
       `database limit: raw COPY of ${int(d.rows)} rows, best of the two below`,
       `${int(d.limitRowsPerSecond)} rows/s`,
-      "",
-      "",
-      "",
-      "",
-    ]);
-    rows.push([
+    );
+    plain(
       "",
       "  1 stream, 1 transaction",
       `${int(d.rawCopy.rowsPerSecond.median)} rows/s`,
       range(d.rawCopy.rowsPerSecond, int),
-      "",
-      "",
-      "",
-    ]);
+    );
     if (par) {
-      rows.push([
+      plain(
         "",
         `  ${par.streams} streams (= writers), 1 transaction each`,
         `${int(par.rowsPerSecond.median)} rows/s`,
         range(par.rowsPerSecond, int),
-        "",
-        "",
-        "",
-      ]);
+      );
     }
     rows.push([
       "3",
@@ -124,15 +107,11 @@ export function formatReport(r: BenchResults): string {
     const cpu = (runs: WriteRun[], f: (x: WriteRun) => number) => fixed(median(runs.map(f)), 1);
     const pair = (runs: WriteRun[]) =>
       `${cpu(runs, (x) => x.clientCpuUsPerRow)} / ${cpu(runs, (x) => x.postgresCpuUsPerRow)}`;
-    rows.push([
+    plain(
       "",
       "  CPU per row, client / PostgreSQL: raw COPY; sink",
       `${pair(d.rawCopy.runs)}; ${pair(d.sink.runs)} µs`,
-      "",
-      "",
-      "",
-      "",
-    ]);
+    );
   }
   const p = r.pipeline;
   if (p) {
@@ -145,42 +124,29 @@ export function formatReport(r: BenchResults): string {
       r.queue ? `${fixed(ratio, 2)} × #1` : "",
       ...verdict("pipeline"),
     ]);
-    rows.push([
+    plain(
       "5",
       "CPU per message, drain process (user+sys / msgs)",
       `${int(p.cpuUsPerMessage.median)} µs`,
       range(p.cpuUsPerMessage, int),
-      "",
-      "",
-      "",
-    ]);
-    rows.push([
+    );
+    plain(
       "",
       "  same, while messages flowed (no start-up)",
       `${int(p.steadyCpuUsPerMessage.median)} µs`,
       range(p.steadyCpuUsPerMessage, int),
-      "",
-      "",
-      "",
-    ]);
-    rows.push([
+    );
+    plain(
       "",
       "  CPU per message: emulator / PostgreSQL",
       `${int(p.emulatorCpuUsPerMessage.median)} / ${int(p.postgresCpuUsPerMessage.median)} µs`,
-      "",
-      "",
-      "",
-      "",
-    ]);
-    rows.push([
+    );
+    plain(
       "",
       "  peak RSS of the drains above",
       `${int(p.peakRssBytes.median / MB)} MB`,
       range(p.peakRssBytes, (n) => int(n / MB)),
-      "",
-      "",
-      "",
-    ]);
+    );
   }
   const l = r.rss;
   if (l) {
@@ -201,15 +167,7 @@ export function formatReport(r: BenchResults): string {
       `flat (≤ ${FLAT_TOLERANCE} ×)`,
       target("RSS flat")?.pass ? "PASS" : "MISS",
     ]);
-    rows.push([
-      "",
-      `  CPU per message of that drain (whole process)`,
-      `${int(l.run.cpuUsPerMessage)} µs`,
-      "",
-      "",
-      "",
-      "",
-    ]);
+    plain("", `  CPU per message of that drain (whole process)`, `${int(l.run.cpuUsPerMessage)} µs`);
   } else if (p) {
     rows.push(["", "(long drain not run: BENCH_ONLY leaves out rss)", "", "", "", ...verdict("peak RSS")]);
   }
@@ -222,15 +180,12 @@ export function formatReport(r: BenchResults): string {
       "",
       ...verdict("masking"),
     ]);
-    rows.push([
+    plain(
       "",
       "  whole transform: decode, validate, mask, row",
       `${fixed(r.masking.transformUs.median, 1)} µs/msg`,
       range(r.masking.transformUs, (n) => fixed(n, 1)),
-      "",
-      "",
-      "",
-    ]);
+    );
   }
   out.push(...render(rows));
   if (r.sdk) {
