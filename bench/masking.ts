@@ -52,6 +52,7 @@ export function measureMasking(etl: Etl, settings: BenchSettings, keyringJson: s
   const deliveries: Delivery[] = bodies.map((body) => ({
     messageId: randomUUID(),
     body,
+    bytes: body.length,
     sentAtMs: now,
     receiveCount: 1,
     receivedAtMs: now,

@@ -30,6 +30,7 @@ export function buildRows(etl: Etl, settings: BenchSettings, keyring: string, co
     const outcome = transform({
       messageId: randomUUID(),
       body,
+      bytes: body.length,
       sentAtMs: now,
       receiveCount: 1,
       receivedAtMs: now,

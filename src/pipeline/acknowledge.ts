@@ -4,21 +4,22 @@
 import { isEtlError } from "../errors.ts";
 import { backoffDelayMs, sleep } from "./backoff.ts";
 import type { Delivery } from "./contracts.ts";
-import type { Settling } from "./settle.ts";
+import type { SettleContext } from "./settleContext.ts";
 
 const ACK_ATTEMPTS = 4;
 
 export type Acknowledger = ReturnType<typeof createAcknowledger>;
 
-export function createAcknowledger(settling: Settling) {
-  const { deps, options, summary, writing, onSettled } = settling;
+export function createAcknowledger(ctx: SettleContext) {
+  const { deps, options, ledger, writing, notify, progress } = ctx;
   const { source, metrics, log } = deps;
   const acks = new Set<Promise<void>>();
   let acking = 0;
   /** Deliveries released because the shutdown deadline came before they were written or dead-lettered. */
   let releasedAtDeadline = 0;
 
-  function ack(deliveries: Delivery[]): void {
+  /** Deletes deliveries already settled in the ledger. */
+  function ack(deliveries: readonly Delivery[]): void {
     // Settled: no longer in hand, so the heartbeat stops extending them.
     for (const d of deliveries) writing.delete(d);
     acking += deliveries.length;
@@ -31,11 +32,11 @@ export function createAcknowledger(settling: Settling) {
         } catch (err) {
           metrics.errors.inc({ stage: "acking", code: isEtlError(err) ? err.code : "ACK_FAILED" });
         }
+        progress();
       }
       if (remaining.length) {
         // The rows are committed: the redelivery will be counted as a duplicate, not lost.
-        summary.ack_failed += remaining.length;
-        metrics.ackFailures.inc(remaining.length);
+        ledger.ackFailed(remaining.length);
         log.warn(
           { code: "ACK_FAILED", messageIds: remaining.map((d) => d.messageId) },
           "delete failed after commit; the messages will come back as duplicates",
@@ -44,29 +45,24 @@ export function createAcknowledger(settling: Settling) {
     })().finally(() => {
       acking -= deliveries.length;
       acks.delete(task);
-      onSettled(0);
+      notify();
     });
     acks.add(task);
   }
 
   /**
-   * Gives deliveries back without touching them: they return when their visibility
-   * timeout ends. For a transform bug, where releasing at once would loop hot.
+   * Settles deliveries without touching them on the queue: they return when their
+   * visibility timeout ends (a transform bug, where releasing at once would loop hot).
    */
-  function abandon(deliveries: Delivery[]): void {
-    if (deliveries.length === 0) return;
-    summary.released += deliveries.length;
-    metrics.released.inc(deliveries.length);
-    onSettled(deliveries.length);
+  function abandon(deliveries: readonly Delivery[]): void {
+    for (const d of deliveries) writing.delete(d);
+    ledger.released(deliveries);
   }
 
-  async function release(deliveries: Delivery[]): Promise<void> {
+  async function release(deliveries: readonly Delivery[]): Promise<void> {
     if (deliveries.length === 0) return;
-    for (const d of deliveries) writing.delete(d);
-    summary.released += deliveries.length;
-    metrics.released.inc(deliveries.length);
-    onSettled(deliveries.length);
-    let failed: Delivery[] = deliveries;
+    abandon(deliveries);
+    let failed: readonly Delivery[] = deliveries;
     try {
       failed = await source.release(deliveries);
     } catch (err) {
@@ -81,7 +77,7 @@ export function createAcknowledger(settling: Settling) {
   }
 
   /** Releases what the shutdown deadline caught before it was written or dead-lettered. */
-  async function releaseAtDeadline(deliveries: Delivery[]): Promise<void> {
+  async function releaseAtDeadline(deliveries: readonly Delivery[]): Promise<void> {
     releasedAtDeadline += deliveries.length;
     await release(deliveries);
   }

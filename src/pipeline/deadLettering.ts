@@ -1,115 +1,162 @@
 // Routing rejections: each goes to the dead-letter queue and is acked once the
-// queue accepted it. With no dead-letter queue, or one that keeps refusing a
-// letter, the message is left on the source queue instead: never deleted.
+// queue accepted it. This runs beside the writers, never in their way: a DLQ
+// that is down or refuses must not hold back valid rows. A letter is tried a
+// bounded number of times; one the DLQ cannot take (refused for good, or still
+// failing after those tries) is left on the source queue, never deleted, and
+// comes back after its visibility timeout.
 import { isEtlError } from "../errors.ts";
-import type { RejectionCode } from "../transform/loginEvent.ts";
 import type { Acknowledger } from "./acknowledge.ts";
 import { backoffDelayMs, sleep } from "./backoff.ts";
 import type { DeadLetter, Refusal } from "./contracts.ts";
 import { beforeDeadline } from "./deadline.ts";
-import type { Settling } from "./settle.ts";
+import type { SettleContext } from "./settleContext.ts";
 
-/** Sends of one letter the DLQ keeps refusing before it is left on the source queue. */
-const DLQ_ATTEMPTS = 5;
+const DEFAULT_ATTEMPTS = 5;
+
+export type DeadLetterer = ReturnType<typeof createDeadLetterer>;
 
 export function createDeadLetterer(
-  settling: Settling,
+  ctx: SettleContext,
   acknowledger: Pick<Acknowledger, "ack" | "releaseAtDeadline">,
 ) {
-  const { deps, options, summary, deadline, writing, onSettled } = settling;
+  const { deps, options, ledger, deadline, writing, progress } = ctx;
   const { deadLetters, metrics, log } = deps;
   const { ack, releaseAtDeadline } = acknowledger;
-
-  function countRejected(letters: readonly DeadLetter[], outcome: "dead_lettered" | "left_on_queue") {
-    const byReason: Partial<Record<RejectionCode, number>> = {};
-    for (const { rejection } of letters) byReason[rejection.code] = (byReason[rejection.code] ?? 0) + 1;
-    for (const [reason, n] of Object.entries(byReason)) {
-      metrics.rejected.inc({ reason, outcome }, n);
-      summary.rejected_by_reason[reason as RejectionCode] =
-        (summary.rejected_by_reason[reason as RejectionCode] ?? 0) + n;
-    }
-    // The summary follows DESIGN §6: `rejected` counts what the DLQ accepted; the metric counts both, by outcome.
-    if (outcome === "dead_lettered") summary.rejected += letters.length;
-    else summary.left_on_queue += letters.length;
-    return byReason;
-  }
+  const attempts = options.deadLetterAttempts ?? DEFAULT_ATTEMPTS;
+  const tasks = new Set<Promise<void>>();
+  /** drain: what was left on the queue in this run, so meeting it again is not new work. */
+  const leftOnQueue = new Map<string, DeadLetter["rejection"]>();
+  const LEFT_ON_QUEUE_MEMORY = 100_000;
 
   /** Settles rejections without deleting them: they return after their visibility timeout. */
-  function leaveOnQueue(letters: DeadLetter[], message: string): void {
-    const reasons = countRejected(letters, "left_on_queue");
+  function leaveOnQueue(
+    letters: readonly DeadLetter[],
+    message: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    if (letters.length === 0) return;
+    for (const l of letters) {
+      writing.delete(l.delivery);
+      if (leftOnQueue.size < LEFT_ON_QUEUE_MEMORY) leftOnQueue.set(l.delivery.messageId, l.rejection);
+    }
+    ledger.rejected(letters, "left_on_queue");
     log.warn(
-      { code: "MESSAGE_REJECTED", reasons, messageIds: letters.map((l) => l.delivery.messageId) },
+      {
+        code: "MESSAGE_REJECTED",
+        reasons: countByReason(letters),
+        messageIds: letters.map((l) => l.delivery.messageId),
+        ...extra,
+      },
       message,
     );
-    for (const l of letters) writing.delete(l.delivery);
-    onSettled(letters.length);
   }
 
-  async function deadLetter(letters: DeadLetter[]): Promise<void> {
+  function accepted(letters: readonly DeadLetter[]) {
     if (letters.length === 0) return;
+    ledger.rejected(letters, "dead_lettered");
+    log.warn(
+      {
+        code: "MESSAGE_REJECTED",
+        reasons: countByReason(letters),
+        messageIds: letters.map((l) => l.delivery.messageId),
+      },
+      "rejected messages sent to the dead-letter queue",
+    );
+    ack(letters.map((l) => l.delivery));
+  }
+
+  async function deadLetter(letters: readonly DeadLetter[]): Promise<void> {
     if (!deadLetters) {
       leaveOnQueue(letters, "rejected messages left on the queue: no dead-letter queue is configured");
       return;
     }
     let remaining = letters;
-    const refusedTimes = new Map<DeadLetter, number>();
+    const failures = new Map<DeadLetter, number>();
     for (let attempt = 0; remaining.length; attempt++) {
       if (deadline.aborted) {
         await releaseAtDeadline(remaining.map((l) => l.delivery));
         return;
       }
-      let refusals: Refusal[];
-      try {
-        const sent = await beforeDeadline(deadLetters.send(remaining), deadline);
-        if (sent === null) continue; // past the deadline: the next turn releases them
-        refusals = sent;
-      } catch (err) {
-        refusals = remaining.map((letter) => ({ letter, permanent: false, code: "request" }));
-        const code = isEtlError(err) ? err.code : "DLQ_SEND_FAILED";
-        metrics.errors.inc({ stage: "dead-lettering", code });
-        log.warn(
-          { code, count: remaining.length, ...(isEtlError(err) ? err.context : {}) },
-          "dead-letter send failed",
-        );
-      }
+      const refusals = await beforeDeadline(deadLetters.send(remaining, deadline), deadline);
+      progress();
+      if (refusals === null) continue; // past the deadline: the next turn releases them
       const refused = new Set(refusals.map((r) => r.letter));
-      const accepted = remaining.filter((l) => !refused.has(l));
-      if (accepted.length) {
-        const reasons = countRejected(accepted, "dead_lettered");
-        log.warn(
-          { code: "MESSAGE_REJECTED", reasons, messageIds: accepted.map((l) => l.delivery.messageId) },
-          "rejected messages sent to the dead-letter queue",
-        );
-        onSettled(accepted.length);
-        ack(accepted.map((l) => l.delivery));
-      }
-      const entryRefusals = refusals.filter((r) => r.code !== "request");
-      if (entryRefusals.length) {
-        metrics.errors.inc({ stage: "dead-lettering", code: "DLQ_SEND_FAILED" }, entryRefusals.length);
-        log.warn(
-          {
-            code: "DLQ_SEND_FAILED",
-            sqsCodes: [...new Set(entryRefusals.map((r) => r.code))],
-            messageIds: entryRefusals.map((r) => r.letter.delivery.messageId),
-          },
-          "the dead-letter queue refused messages",
+      accepted(remaining.filter((l) => !refused.has(l)));
+      if (refusals.length === 0) return;
+      reportRefusals(refusals);
+      for (const r of refusals) failures.set(r.letter, (failures.get(r.letter) ?? 0) + 1);
+      const givenUp = refusals.filter((r) => r.permanent || (failures.get(r.letter) ?? 0) >= attempts);
+      if (givenUp.length) {
+        leaveOnQueue(
+          givenUp.map((r) => r.letter),
+          "could not be dead-lettered; left on the source queue",
+          { dlqCodes: [...new Set(givenUp.map((r) => r.code))] },
         );
       }
-      // A message the DLQ itself refuses (too large for it, a FIFO or KMS queue) would hold a
-      // writer forever: leave it on the source queue instead, where the redrive policy or an
-      // operator finds it. Never deleted.
-      // An unreachable DLQ is retried for as long as it takes, like a database outage; only
-      // the queue's own refusals of an entry count towards giving up.
-      for (const r of entryRefusals) refusedTimes.set(r.letter, (refusedTimes.get(r.letter) ?? 0) + 1);
-      const givenUp = entryRefusals
-        .filter((r) => r.permanent || (refusedTimes.get(r.letter) ?? 0) >= DLQ_ATTEMPTS)
-        .map((r) => r.letter);
-      if (givenUp.length) leaveOnQueue(givenUp, "could not be dead-lettered; left on the source queue");
-      const gaveUp = new Set(givenUp);
+      const gaveUp = new Set(givenUp.map((r) => r.letter));
       remaining = refusals.map((r) => r.letter).filter((l) => !gaveUp.has(l));
       if (remaining.length) await sleep(backoffDelayMs(attempt, options.backoff), deadline);
     }
   }
 
-  return { deadLetter };
+  function reportRefusals(refusals: readonly Refusal[]) {
+    const byCode = new Map<string, Refusal[]>();
+    for (const r of refusals) byCode.set(r.code, [...(byCode.get(r.code) ?? []), r]);
+    for (const [code, group] of byCode) {
+      const first = group[0] as Refusal;
+      // Our own code for a failed request; DLQ_SEND_FAILED for the queue's refusal of an entry.
+      const ours = first.requestFailed ? code : "DLQ_SEND_FAILED";
+      metrics.errors.inc({ stage: "dead-lettering", code: ours }, group.length);
+      log.warn(
+        {
+          code: ours,
+          ...(first.requestFailed ? {} : { sqsCode: code }),
+          permanent: first.permanent,
+          messageIds: group.map((r) => r.letter.delivery.messageId),
+        },
+        first.requestFailed ? "dead-letter send failed" : "the dead-letter queue refused messages",
+      );
+    }
+  }
+
+  return {
+    /** Starts dead-lettering `letters` without waiting for it: the caller goes on writing rows. */
+    submit(letters: readonly DeadLetter[]): void {
+      if (letters.length === 0) return;
+      const task = deadLetter(letters)
+        .catch(async (err: unknown) => {
+          // deadLetter handles every expected failure; reaching here is a bug: keep the messages.
+          metrics.errors.inc({
+            stage: "dead-lettering",
+            code: isEtlError(err) ? err.code : "DLQ_SEND_FAILED",
+          });
+          leaveOnQueue(
+            letters.filter((l) => writing.has(l.delivery)),
+            "dead-lettering failed unexpectedly; left on the source queue",
+          );
+        })
+        .finally(() => tasks.delete(task));
+      tasks.add(task);
+    },
+    /**
+     * drain: a rejection left on the queue earlier in this run, met again. It is
+     * settled as left on the queue at once, without new tries, so that a short
+     * visibility timeout cannot keep a drain going for ever.
+     */
+    settleIfLeftBefore(delivery: DeadLetter["delivery"]): boolean {
+      const rejection = leftOnQueue.get(delivery.messageId);
+      if (!rejection) return false;
+      ledger.rejected([{ delivery, rejection }], "left_on_queue");
+      return true;
+    },
+    async idle(): Promise<void> {
+      while (tasks.size) await Promise.all([...tasks]);
+    },
+  };
+}
+
+function countByReason(letters: readonly DeadLetter[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const { rejection } of letters) out[rejection.code] = (out[rejection.code] ?? 0) + 1;
+  return out;
 }

@@ -2,8 +2,7 @@
 // timeout has passed gets the timeout again, so a slow batch (a database
 // outage, a long retry) is not redelivered to another consumer meanwhile.
 // Capped by maxHoldSeconds so a stuck process cannot hide messages forever.
-import type { Delivery } from "./contracts.ts";
-import type { PipelineDeps, PipelineOptions } from "./pipeline.ts";
+import type { Delivery, PipelineDeps, PipelineOptions } from "./contracts.ts";
 
 export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, held: () => Delivery[]) {
   const visibilityS = options.visibilityTimeoutSeconds;

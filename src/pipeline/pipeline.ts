@@ -3,60 +3,12 @@
 // invariant everything here protects: a delivery is deleted only after its row
 // is committed or its dead letter accepted.
 import { EtlError, isEtlError } from "../errors.ts";
-import type { Logger } from "../ops/logger.ts";
-import type { Metrics } from "../ops/metrics.ts";
-import type { RejectionCode } from "../transform/loginEvent.ts";
-import { type BackoffOptions, backoffDelayMs, sleep } from "./backoff.ts";
-import type { DeadLetterQueue, Delivery, Outcome, Sink, Source, Transform } from "./contracts.ts";
+import { backoffDelayMs, sleep } from "./backoff.ts";
+import type { Delivery, Item, Outcome, PipelineDeps, PipelineOptions, Summary } from "./contracts.ts";
 import { createHeartbeat } from "./heartbeat.ts";
-import { createSettler, type Item } from "./settle.ts";
+import { createLedger } from "./ledger.ts";
+import { createSettler } from "./settle.ts";
 import { Wakeup } from "./wakeup.ts";
-
-export interface PipelineOptions {
-  readonly pollers: number;
-  readonly receiveMax: number;
-  readonly waitTimeSeconds: number;
-  /** Rows (and rejections) per transaction. */
-  readonly batchSize: number;
-  /** The longest a received message waits for its batch to fill. */
-  readonly flushIntervalMs: number;
-  /** Received and not yet settled; receiving pauses at this bound (back-pressure). */
-  readonly maxInFlight: number;
-  readonly writers: number;
-  /** drain: stop once every poller came back empty and nothing is in flight. */
-  readonly stopWhenEmpty: boolean;
-  readonly shutdownTimeoutMs: number;
-  readonly backoff: BackoffOptions;
-  /** The queue's visibility timeout; null turns the heartbeat off. */
-  readonly visibilityTimeoutSeconds: number | null;
-  /** Longest a delivery is kept invisible by the heartbeat. */
-  readonly maxHoldSeconds: number;
-  /** On stop, how long a receive under way may still answer before it is aborted (default 1000). */
-  readonly receiveGraceMs?: number;
-}
-
-export interface PipelineDeps {
-  readonly source: Source;
-  readonly sink: Sink;
-  readonly deadLetters: DeadLetterQueue | null;
-  readonly transform: Transform;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-}
-
-export interface Summary {
-  received: number;
-  inserted: number;
-  duplicates: number;
-  /** Sent to the dead-letter queue (DESIGN §6). */
-  rejected: number;
-  /** Rejected with no dead-letter queue configured: left on the source queue. */
-  left_on_queue: number;
-  released: number;
-  ack_failed: number;
-  rejected_by_reason: Partial<Record<RejectionCode, number>>;
-  seconds: number;
-}
 
 export interface Pipeline {
   /** Runs until `stop` aborts (or, with stopWhenEmpty, the queue is empty). Resolves with the summary; rejects on a fatal error. */
@@ -64,24 +16,22 @@ export interface Pipeline {
   /** Live counters, for progress reporting. */
   readonly summary: Readonly<Summary>;
   readonly inFlight: () => number;
+  /**
+   * When the loop last completed a receive, a write, a delete or a dead-letter
+   * attempt (epoch ms), however it ended: a loop that stops moving is stalled.
+   */
+  readonly lastProgressAtMs: () => number;
 }
 
 export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pipeline {
   const { source, transform, metrics, log } = deps;
-  const summary: Summary = {
-    received: 0,
-    inserted: 0,
-    duplicates: 0,
-    rejected: 0,
-    left_on_queue: 0,
-    released: 0,
-    ack_failed: 0,
-    rejected_by_reason: {},
-    seconds: 0,
-  };
   const wakeup = new Wakeup();
+  const ledger = createLedger(metrics, () => wakeup.notify());
   const pending: Item[] = [];
-  let inFlight = 0;
+  let lastProgressAtMs = Date.now();
+  const progress = () => {
+    lastProgressAtMs = Date.now();
+  };
   // Headroom taken by receives still under way: each may bring receiveMax
   // deliveries, so pollers whose receives overlap must not all count the same
   // headroom, or together they overshoot maxInFlight by (pollers - 1) * receiveMax.
@@ -100,10 +50,15 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
   let finishing = false;
   let fatal: unknown = null;
 
-  const settler = createSettler(deps, options, summary, deadline.signal, (n) => {
-    inFlight -= n;
-    metrics.inFlight.set(inFlight);
-    wakeup.notify();
+  const writing = new Set<Delivery>();
+  const settler = createSettler({
+    deps,
+    options,
+    ledger,
+    deadline: deadline.signal,
+    writing,
+    notify: () => wakeup.notify(),
+    progress,
   });
   const heartbeat = createHeartbeat(deps, options, () => [
     ...pending.map((i) => i.delivery),
@@ -142,7 +97,11 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     }
   }
 
-  const hasRoom = () => inFlight + reserved + settler.acking() + options.receiveMax <= options.maxInFlight;
+  // Bytes are checked before a receive and not reserved: a receive may overshoot the byte
+  // bound by at most pollers × receiveMax bodies (256 KiB each at most on SQS).
+  const hasRoom = () =>
+    ledger.inFlight() + reserved + settler.acking() + options.receiveMax <= options.maxInFlight &&
+    ledger.inFlightBytes() < options.maxInFlightBytes;
 
   async function poll(index: number): Promise<void> {
     let attempt = 0;
@@ -164,6 +123,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         attempt = 0;
       } catch (err) {
         reserved -= options.receiveMax;
+        progress();
         wakeup.notify();
         if (receiving.signal.aborted) break;
         const code = isEtlError(err) ? err.code : "SQS_REQUEST_FAILED";
@@ -177,11 +137,16 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         await sleep(delayMs, receiving.signal);
         continue;
       }
-      // Synchronously up to `inFlight +=` below: the reservation turns into deliveries in one step.
+      // Synchronously up to ledger.received below: the reservation turns into deliveries in one step.
       reserved -= options.receiveMax;
-      if (deliveries.length === 0) {
+      progress();
+      ledger.received(deliveries);
+      const fresh = options.stopWhenEmpty
+        ? deliveries.filter((d) => !settler.settleIfLeftBefore(d))
+        : deliveries;
+      if (fresh.length === 0) {
         emptyPollers.add(index);
-        if (options.stopWhenEmpty && emptyPollers.size === options.pollers && inFlight === 0)
+        if (options.stopWhenEmpty && emptyPollers.size === options.pollers && ledger.inFlight() === 0)
           receiving.abort();
         wakeup.notify();
         // Short polling (wait time 0) on an empty queue would otherwise spin.
@@ -189,16 +154,15 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         continue;
       }
       emptyPollers.delete(index);
-      inFlight += deliveries.length;
-      summary.received += deliveries.length;
-      metrics.received.inc(deliveries.length);
-      metrics.inFlight.set(inFlight);
       const receivedAtMs = Date.now();
       const broken: Delivery[] = [];
-      for (const delivery of deliveries) {
+      for (const delivery of fresh) {
         const outcome = outcomeOf(delivery);
-        if (outcome) pending.push({ delivery, outcome, receivedAtMs });
-        else broken.push(delivery);
+        if (!outcome) broken.push(delivery);
+        // A row no longer needs its body: drop it now, not when the batch commits.
+        else if ("row" in outcome)
+          pending.push({ delivery: { ...delivery, body: "" }, outcome, receivedAtMs });
+        else pending.push({ delivery, outcome, receivedAtMs });
       }
       settler.abandon(broken);
       wakeup.notify();
@@ -229,16 +193,18 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       try {
         await settler.settle(chunk);
       } catch (err) {
-        // settle handles every expected failure; reaching here is a bug.
         fail(err);
-        await settler.release(chunk.map((i) => i.delivery));
+        // A failure retrying cannot fix was settled where it happened; anything else is a bug.
+        if (!isEtlError(err))
+          await settler.release(chunk.map((i) => i.delivery).filter((d) => writing.has(d)));
       }
     }
   }
 
   return {
-    summary,
-    inFlight: () => inFlight,
+    summary: ledger.summary,
+    inFlight: ledger.inFlight,
+    lastProgressAtMs: () => lastProgressAtMs,
     async run(stop) {
       const started = performance.now();
       let graceTimer: NodeJS.Timeout | undefined;
@@ -268,7 +234,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       heartbeat.stop();
       clearTimeout(deadlineTimer);
       stop.removeEventListener("abort", onStop);
-      summary.seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+      ledger.finish(Number(((performance.now() - started) / 1000).toFixed(3)));
       if (fatal) throw fatal;
       if (settler.releasedAtDeadline() > 0) {
         throw new EtlError(
@@ -279,7 +245,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
           },
         );
       }
-      return summary;
+      return ledger.summary;
     },
   };
 }

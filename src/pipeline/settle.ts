@@ -1,34 +1,18 @@
-// Settling a batch: commit the rows, hand rejections to the dead-letter queue,
+// Settling a batch: commit the rows, hand rejections to the dead-letter lane,
 // and only then delete the deliveries from the source. Infrastructure failures
 // are retried with back-off until the shutdown deadline; after it, what was
-// not written is released (made visible again), never deleted.
+// not written is released (made visible again), never deleted. A failure that
+// retrying cannot fix (a revoked grant, a schema that cannot take the rows)
+// stops the pipeline instead of looping.
 import { isEtlError } from "../errors.ts";
 import type { Rejection } from "../transform/loginEvent.ts";
 import type { LoginRow } from "../transform/toRow.ts";
 import { createAcknowledger } from "./acknowledge.ts";
 import { backoffDelayMs, sleep } from "./backoff.ts";
-import type { DeadLetter, Delivery, Outcome } from "./contracts.ts";
+import type { DeadLetter, Item } from "./contracts.ts";
 import { createDeadLetterer } from "./deadLettering.ts";
 import { beforeDeadline } from "./deadline.ts";
-import type { PipelineDeps, PipelineOptions, Summary } from "./pipeline.ts";
-
-export interface Item {
-  readonly delivery: Delivery;
-  readonly outcome: Outcome;
-  readonly receivedAtMs: number;
-}
-
-/** What the parts of settling (writing, acknowledging, dead-lettering) share. */
-export interface Settling {
-  readonly deps: PipelineDeps;
-  readonly options: PipelineOptions;
-  readonly summary: Summary;
-  readonly deadline: AbortSignal;
-  /** Deliveries in hand (being written or dead-lettered): the heartbeat keeps them invisible. */
-  readonly writing: Set<Delivery>;
-  /** Called with how many deliveries left the in-flight count (0 when only an ack finished). */
-  readonly onSettled: (count: number) => void;
-}
+import type { SettleContext } from "./settleContext.ts";
 
 interface WriteOutcome {
   inserted: number;
@@ -36,27 +20,22 @@ interface WriteOutcome {
   committed: Item[];
   refused: Item[];
   unwritten: Item[];
+  /** A failure retrying cannot fix; what it caught is in `unwritten`. */
+  fatal: unknown;
 }
 
-export function createSettler(
-  deps: PipelineDeps,
-  options: PipelineOptions,
-  summary: Summary,
-  deadline: AbortSignal,
-  onSettled: (count: number) => void,
-) {
-  const writing = new Set<Delivery>();
-  const settling: Settling = { deps, options, summary, deadline, writing, onSettled };
+export function createSettler(ctx: SettleContext) {
+  const { deps, options, ledger, deadline, writing, progress } = ctx;
   const { sink, metrics, log } = deps;
-  const acknowledger = createAcknowledger(settling);
+  const acknowledger = createAcknowledger(ctx);
   const { ack, releaseAtDeadline } = acknowledger;
-  const { deadLetter } = createDeadLetterer(settling, acknowledger);
+  const deadLetterer = createDeadLetterer(ctx, acknowledger);
 
   const rowOf = (item: Item) => (item.outcome as { row: LoginRow }).row;
 
   async function writeItems(items: Item[], out: WriteOutcome): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      if (deadline.aborted) {
+      if (deadline.aborted || out.fatal) {
         out.unwritten.push(...items);
         return;
       }
@@ -64,6 +43,7 @@ export function createSettler(
       try {
         // A write still running at the deadline may yet commit: the redelivery is then a duplicate, never a loss.
         const result = await beforeDeadline(sink.write(items.map(rowOf)), deadline);
+        progress();
         if (result === null) {
           out.unwritten.push(...items);
           return;
@@ -75,8 +55,14 @@ export function createSettler(
         out.committed.push(...items);
         return;
       } catch (err) {
+        progress();
         const code = isEtlError(err) ? err.code : "DB_WRITE_FAILED";
         metrics.errors.inc({ stage: "writing", code });
+        if (isEtlError(err) && !err.retryable && code !== "DB_ROW_REFUSED") {
+          out.fatal = err;
+          out.unwritten.push(...items);
+          return;
+        }
         if (code === "DB_ROW_REFUSED") {
           // Retrying cannot help; halve the batch until the refused rows stand alone.
           if (items.length === 1) {
@@ -113,26 +99,32 @@ export function createSettler(
       if (unique.has(item.delivery.messageId)) repeats.push(item);
       else unique.set(item.delivery.messageId, item);
     }
-    const out: WriteOutcome = { inserted: 0, duplicates: 0, committed: [], refused: [], unwritten: [] };
+    const out: WriteOutcome = {
+      inserted: 0,
+      duplicates: 0,
+      committed: [],
+      refused: [],
+      unwritten: [],
+      fatal: null,
+    };
     await writeItems([...unique.values()], out);
     if (out.unwritten.length) {
       const unwrittenIds = new Set(out.unwritten.map((i) => i.delivery.messageId));
       const unwritten = [...out.unwritten, ...repeats.filter((r) => unwrittenIds.has(r.delivery.messageId))];
-      await releaseAtDeadline(unwritten.map((i) => i.delivery));
+      const deliveries = unwritten.map((i) => i.delivery);
+      // Stopped by an error retrying cannot fix, the rest goes back at once for a fixed setup to take.
+      await (out.fatal ? acknowledger.release(deliveries) : releaseAtDeadline(deliveries));
     }
     const committedIds = new Set(out.committed.map((i) => i.delivery.messageId));
     const committedRepeats = repeats.filter((r) => committedIds.has(r.delivery.messageId));
     const done = [...out.committed, ...committedRepeats];
     if (done.length) {
-      summary.inserted += out.inserted;
-      summary.duplicates += out.duplicates + committedRepeats.length;
-      metrics.inserted.inc(out.inserted);
-      metrics.duplicates.inc(out.duplicates + committedRepeats.length);
       const now = Date.now();
       for (const item of out.committed)
         metrics.lagSeconds.observe(Math.max(0, now - item.delivery.sentAtMs) / 1000);
-      onSettled(done.length);
-      ack(done.map((i) => i.delivery));
+      const deliveries = done.map((i) => i.delivery);
+      ledger.committed(deliveries, out.inserted, out.duplicates + committedRepeats.length);
+      ack(deliveries);
     }
     const refusedIds = new Set(out.refused.map((i) => i.delivery.messageId));
     const refused = [...out.refused, ...repeats.filter((r) => refusedIds.has(r.delivery.messageId))];
@@ -141,7 +133,7 @@ export function createSettler(
         { code: "DB_ROW_REFUSED", messageIds: refused.map((i) => i.delivery.messageId) },
         "database refused rows",
       );
-      await deadLetter(
+      deadLetterer.submit(
         refused.map((i) => ({
           delivery: i.delivery,
           rejection: {
@@ -151,28 +143,32 @@ export function createSettler(
         })),
       );
     }
+    if (out.fatal) throw out.fatal;
   }
 
   return {
+    /** Writes a batch; its rejections go to the dead-letter lane, which the rows never wait for. */
     async settle(chunk: Item[]): Promise<void> {
-      for (const item of chunk) writing.add(item.delivery);
-      try {
-        const rows: Item[] = [];
-        const letters: DeadLetter[] = [];
-        for (const item of chunk) {
-          if ("row" in item.outcome) rows.push(item);
-          else letters.push({ delivery: item.delivery, rejection: item.outcome.rejection as Rejection });
-        }
-        await Promise.all([writeRows(rows), deadLetter(letters)]);
-      } finally {
-        for (const item of chunk) writing.delete(item.delivery);
+      const rows: Item[] = [];
+      const letters: DeadLetter[] = [];
+      for (const item of chunk) {
+        // In hand until settled: ack, release and leaving on the queue each take it out again.
+        writing.add(item.delivery);
+        if ("row" in item.outcome) rows.push(item);
+        else letters.push({ delivery: item.delivery, rejection: item.outcome.rejection as Rejection });
       }
+      deadLetterer.submit(letters);
+      await writeRows(rows);
     },
     release: acknowledger.release,
     abandon: acknowledger.abandon,
+    settleIfLeftBefore: deadLetterer.settleIfLeftBefore,
     writing: () => [...writing],
     acking: acknowledger.acking,
     releasedAtDeadline: acknowledger.releasedAtDeadline,
-    idle: acknowledger.idle,
+    async idle(): Promise<void> {
+      await deadLetterer.idle();
+      await acknowledger.idle();
+    },
   };
 }

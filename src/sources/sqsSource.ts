@@ -21,9 +21,11 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 
 function toDelivery(m: Message, receivedAtMs: number): Delivery {
   const sent = Number(m.Attributes?.SentTimestamp);
+  const body = m.Body ?? "";
   return {
     messageId: m.MessageId ?? "",
-    body: m.Body ?? "",
+    body,
+    bytes: body.length,
     // SentTimestamp is requested on every receive; the receive time stands in only if an endpoint omits it.
     sentAtMs: Number.isFinite(sent) && sent > 0 ? sent : receivedAtMs,
     receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),

@@ -90,6 +90,7 @@ describe("drain through the real pipeline", () => {
       const outcome = transform({
         messageId: m.MessageId as string,
         body: m.Body as string,
+        bytes: (m.Body as string).length,
         sentAtMs: Number(m.Attributes?.SentTimestamp),
         receiveCount: 1,
         receivedAtMs: Date.now(),

@@ -2,6 +2,7 @@
 // unit tests of the pipeline loop; never the AWS SDK or pg. All three write to
 // one ordered event log, so a test can assert what happened before what
 // (a delivery is acked only after its row was committed).
+import { isEtlError } from "../../src/errors.ts";
 import type {
   DeadLetter,
   DeadLetterQueue,
@@ -89,6 +90,7 @@ export function createFakeSource(options: FakeSourceOptions) {
       const delivery: Delivery = {
         messageId: message.messageId,
         body: message.body,
+        bytes: message.body.length,
         sentAtMs: message.sentAtMs,
         receiveCount: message.receiveCount,
         receivedAtMs: now,
@@ -170,6 +172,11 @@ export function createFakeSource(options: FakeSourceOptions) {
     /** The next receive calls (or the long poll in progress) throw these, in order. */
     failNextReceive(...errors: unknown[]): void {
       receiveErrors.push(...errors);
+    },
+    /** Every held delivery's visibility timeout lapses now: the messages are visible again. */
+    lapse(): void {
+      for (const { message } of held.values()) visible.push(message);
+      held.clear();
     },
     /** Acks wait from now until `openAcks()` (a slow DeleteMessageBatch). */
     holdAcks(): void {
@@ -290,12 +297,22 @@ export function createFakeDeadLetterQueue(options: {
       sends.push([...letters]);
       const call = sends.length;
       await roundTrip();
-      if (failure) throw failure;
+      if (failure) {
+        // As the SQS adapter does: a request that failed as a whole refuses each of its letters.
+        const err = failure;
+        return letters.map((letter) => ({
+          letter,
+          permanent: isEtlError(err) && !err.retryable,
+          code: isEtlError(err) ? err.code : "DLQ_SEND_FAILED",
+          requestFailed: true,
+        }));
+      }
       const failed = letters.filter((l) => options.refuse?.(l, call) ?? false);
       const refusals = failed.map((letter) => ({
         letter,
         permanent: options.permanent?.(letter) ?? false,
         code: "Refused",
+        requestFailed: false,
       }));
       for (const letter of letters) {
         if (failed.includes(letter)) continue;
@@ -310,7 +327,7 @@ export function createFakeDeadLetterQueue(options: {
     deadLetters,
     sends,
     accepted,
-    /** Every send throws `err` until called with null. */
+    /** Every send fails as a whole with `err` until called with null. */
     throwWith(err: unknown): void {
       failure = err;
     },
