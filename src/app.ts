@@ -5,17 +5,18 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type pg from "pg";
 import type { Config } from "./config.ts";
 import { EtlError, isEtlError } from "./errors.ts";
+import type { Probe } from "./ops/httpServer.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Metrics } from "./ops/metrics.ts";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./pipeline/backoff.ts";
 import type { Delivery, Outcome } from "./pipeline/contracts.ts";
 import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
-import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, migrate } from "./sinks/migrations.ts";
+import { checkTable, hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, migrate } from "./sinks/migrations.ts";
 import { createPool } from "./sinks/postgresPool.ts";
 import { createPostgresSink } from "./sinks/postgresSink.ts";
 import { createSqsClient } from "./sources/sqsClient.ts";
 import { createSqsDeadLetterQueue } from "./sources/sqsDeadLetterQueue.ts";
-import { describeQueue, type QueueInfo } from "./sources/sqsQueueInfo.ts";
+import { describeQueue, pingQueue, type QueueInfo } from "./sources/sqsQueueInfo.ts";
 import { createSqsSource } from "./sources/sqsSource.ts";
 import { decodeLoginEvent } from "./transform/loginEvent.ts";
 import { createMasker } from "./transform/mask.ts";
@@ -43,6 +44,8 @@ export interface App {
   readonly dlqUrl: string | null;
   readonly pool: pg.Pool;
   readonly sqs: SQSClient;
+  /** Readiness checks of both ends, on connections of their own: never a writer's. */
+  readonly probes: readonly Probe[];
   close(): Promise<void>;
 }
 
@@ -77,25 +80,40 @@ async function startupStep<T>(options: AppOptions, step: string, fn: () => Promi
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, log, metrics } = options;
+  for (const warning of config.warnings) log.warn({ code: "CONFIG_WARNING" }, warning);
   const queueUrl = config.queueUrl as string;
   const sqs = createSqsClient({
     region: config.region,
     endpointUrl: config.endpointUrl,
+    queueUrls: [queueUrl, ...(config.dlqUrl ? [config.dlqUrl] : [])],
+    log,
     maxSockets: config.pollers + config.writers * 4 + 8,
     ...(options.sqsCredentials ? { credentials: options.sqsCredentials } : {}),
   });
-  const pool = createPool(
-    { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: config.writers + 1 },
-    log,
-  );
+  const database = { databaseUrl: config.databaseUrl as string, schema: config.dbSchema };
+  const pool = createPool({ ...database, poolSize: config.writers + 1 }, log);
+  // Probes get a connection of their own, so a flood of them never queues behind (or
+  // ahead of) a batch write.
+  const probePool = createPool({ ...database, poolSize: 1 }, log);
+  const probes: Probe[] = [
+    { name: "postgres", check: () => checkTable(probePool) },
+    { name: "sqs", check: () => pingQueue(sqs, queueUrl) },
+  ];
   const close = async () => {
     sqs.destroy();
     // A write abandoned at the shutdown deadline may still hold a client until its query
     // times out; the process is about to exit anyway, so do not wait for it.
-    await Promise.race([pool.end().catch(() => {}), sleep(1_000)]);
+    await Promise.race([Promise.all([pool.end(), probePool.end()]).catch(() => {}), sleep(1_000)]);
   };
   try {
     const queue = await startupStep(options, "describe queue", () => describeQueue(sqs, queueUrl));
+    if (queue.visibilityTimeoutSeconds === 0) {
+      throw new EtlError(
+        "CONFIG_INVALID",
+        `SQS_QUEUE_URL: the queue's VisibilityTimeout is 0, so every message would be received again at once, over and over; expected a queue with a visibility timeout of at least 1 second (30 or more is usual)`,
+        { retryable: false, context: { queue: queueUrl } },
+      );
+    }
     const applied = await startupStep(options, "migrate", () => migrate(pool, config.dbSchema));
     if (applied.length) log.info({ versions: applied.map((m) => m.version) }, "migrations applied");
     if (!(await hasIdempotencyIndex(pool))) {
@@ -124,6 +142,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         batchSize: config.batchSize,
         flushIntervalMs: config.flushIntervalMs,
         maxInFlight: config.maxInFlight,
+        maxInFlightBytes: config.maxInFlightBytes,
         writers: config.writers,
         stopWhenEmpty: options.stopWhenEmpty,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -132,7 +151,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         maxHoldSeconds: config.maxHoldSeconds,
       },
     );
-    return { pipeline, queue, dlqUrl, pool, sqs, close };
+    return { pipeline, queue, dlqUrl, pool, sqs, probes, close };
   } catch (err) {
     await close();
     throw err;

@@ -8,10 +8,13 @@ import { COMMAND_SETTINGS, type Flags, loadConfig, redactUrl } from "../config.t
 import { startOpsServer } from "../ops/httpServer.ts";
 import { createLogger } from "../ops/logger.ts";
 import { createMetrics } from "../ops/metrics.ts";
-import { pingQueue } from "../sources/sqsQueueInfo.ts";
 import type { CommandContext } from "./context.ts";
 
 const RUN_WAIT_SECONDS = 20;
+const STARTING = {
+  name: "start-up",
+  check: () => Promise.reject(Object.assign(new Error("starting"), { code: "starting" })),
+};
 
 export async function runCommand(ctx: CommandContext, flags: Flags): Promise<number> {
   const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]), COMMAND_SETTINGS.run);
@@ -19,21 +22,22 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
   const metrics = createMetrics();
   const queueUrl = config.queueUrl as string;
   let app: App | null = null;
-  const started = () => {
-    if (!app) throw Object.assign(new Error("starting"), { code: "starting" });
-    return app;
-  };
+  const waitTimeSeconds = config.waitTimeSeconds ?? RUN_WAIT_SECONDS;
+  // A receive answers within its long poll (or fails at its request timeout); a loop that has
+  // completed no receive, write or delete for far longer than that is stuck, and a restart helps.
+  const stallMs = (config.stallSeconds ?? 3 * waitTimeSeconds + 30) * 1000;
+  let running = false;
   const ops = await startOpsServer({
     host: config.httpHost,
     port: config.httpPort,
     registry: metrics.registry,
-    probes: [
-      {
-        name: "postgres",
-        check: async () => void (await started().pool.query("SELECT 1 FROM user_logins LIMIT 1")),
-      },
-      { name: "sqs", check: () => pingQueue(started().sqs, queueUrl) },
-    ],
+    probes: () => app?.probes ?? [STARTING],
+    liveness: () => {
+      // While start-up waits for its dependencies there is no loop yet: alive, not ready.
+      const last = running ? app?.pipeline.lastProgressAtMs() : undefined;
+      if (last === undefined || Date.now() - last <= stallMs) return null;
+      return `no receive, write or delete completed for ${Math.round((Date.now() - last) / 1000)} s`;
+    },
   });
   ctx.stop.addEventListener(
     "abort",
@@ -50,7 +54,7 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
         log,
         metrics,
         stopWhenEmpty: false,
-        waitTimeSeconds: config.waitTimeSeconds ?? RUN_WAIT_SECONDS,
+        waitTimeSeconds,
         waitForDependencies: ctx.stop,
       });
     } catch (err) {
@@ -71,6 +75,7 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
       },
       "login-etl running",
     );
+    running = true;
     const summary = await app.pipeline.run(ctx.stop);
     log.info({ ...summary }, "stopped");
     return 0;

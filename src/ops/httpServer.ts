@@ -1,5 +1,7 @@
-// /livez (the process answers), /readyz (both ends answer, and we are not
-// shutting down), /metrics (Prometheus text).
+// /livez (the process answers and its loop moves), /readyz (both ends answer,
+// and we are not shutting down), /metrics (Prometheus text). A probe costs the
+// dependencies at most one check per READY_TTL_MS, however many ask: a flood of
+// probes must not become load on SQS or PostgreSQL.
 import http from "node:http";
 import type { Registry } from "prom-client";
 import { EtlError } from "../errors.ts";
@@ -17,6 +19,8 @@ export interface OpsServer {
 }
 
 const PROBE_TIMEOUT_MS = 2_000;
+/** How long one readiness result is served to every asker. */
+const READY_TTL_MS = 1_000;
 
 async function runProbe(probe: Probe): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;
@@ -36,33 +40,65 @@ async function runProbe(probe: Probe): Promise<string | null> {
   }
 }
 
+interface Readiness {
+  readonly status: number;
+  readonly body: string;
+}
+
+async function checkReadiness(probes: readonly Probe[]): Promise<Readiness> {
+  const results = await Promise.all(probes.map(async (p) => [p.name, await runProbe(p)] as const));
+  const failed = results.filter(([, problem]) => problem !== null);
+  return {
+    status: failed.length ? 503 : 200,
+    body: JSON.stringify({
+      status: failed.length ? "unavailable" : "ok",
+      checks: Object.fromEntries(results.map(([n, p]) => [n, p ?? "ok"])),
+    }),
+  };
+}
+
 export async function startOpsServer(options: {
   host: string;
   port: number;
   registry: Registry;
-  probes: Probe[];
+  /** The readiness checks; called per check, since they exist only once start-up got far enough. */
+  probes: () => readonly Probe[];
+  /** Null while the process is healthy, else why not (a stalled loop). */
+  liveness?: () => string | null;
 }): Promise<OpsServer> {
   let draining = false;
+  let cached: { atMs: number; result: Readiness } | null = null;
+  let checking: Promise<Readiness> | null = null;
+  function readiness(): Promise<Readiness> {
+    if (cached && Date.now() - cached.atMs < READY_TTL_MS) return Promise.resolve(cached.result);
+    // One check in flight, shared by everyone who asks meanwhile.
+    checking ??= checkReadiness(options.probes()).then((result) => {
+      cached = { atMs: Date.now(), result };
+      checking = null;
+      return result;
+    });
+    return checking;
+  }
   const server = http.createServer(async (req, res) => {
     const send = (status: number, body: string, type = "application/json") => {
       res.writeHead(status, { "content-type": type });
       res.end(body);
     };
     try {
-      if (req.url === "/livez") return send(200, '{"status":"ok"}');
-      if (req.url === "/readyz") {
-        if (draining) return send(503, '{"status":"shutting down"}');
-        const results = await Promise.all(
-          options.probes.map(async (p) => [p.name, await runProbe(p)] as const),
-        );
-        const failed = results.filter(([, problem]) => problem !== null);
-        const body = JSON.stringify({
-          status: failed.length ? "unavailable" : "ok",
-          checks: Object.fromEntries(results.map(([n, p]) => [n, p ?? "ok"])),
-        });
-        return send(failed.length ? 503 : 200, body);
+      // The route is the path alone: `/readyz?full=1` is still /readyz.
+      const path = (req.url ?? "/").split("?", 1)[0];
+      if (path === "/livez") {
+        const problem = options.liveness?.() ?? null;
+        return problem
+          ? send(503, JSON.stringify({ status: "stalled", reason: problem }))
+          : send(200, '{"status":"ok"}');
       }
-      if (req.url === "/metrics")
+      if (path === "/readyz") {
+        if (draining) return send(503, '{"status":"shutting down"}');
+        const { status, body } = await readiness();
+        return send(status, body);
+      }
+      if (path === "/metrics")
         return send(200, await options.registry.metrics(), options.registry.contentType);
       send(404, '{"status":"not found"}');
     } catch {
