@@ -10,7 +10,7 @@ import { createSqsClient } from "../sources/sqsClient.ts";
 import { describeQueue, pingQueue } from "../sources/sqsQueueInfo.ts";
 import { type CommandContext, print } from "./context.ts";
 
-type Line = { ok: boolean; text: string };
+type Line = { ok: boolean; text: string; warn?: boolean };
 
 const describe = (err: unknown) => (isEtlError(err) ? `${err.message} [${err.code}]` : "unexpected error");
 
@@ -26,9 +26,16 @@ export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<n
       ok: true,
       text: `configuration valid; keyring primary ${config.keyring?.primary} (${config.keyring?.keys.size} key(s))`,
     },
+    ...config.warnings.map((text) => ({ ok: true, warn: true, text })),
   ];
   const queueUrl = config.queueUrl as string;
-  const sqs = createSqsClient({ region: config.region, endpointUrl: config.endpointUrl, maxSockets: 4 });
+  const sqs = createSqsClient({
+    region: config.region,
+    endpointUrl: config.endpointUrl,
+    queueUrls: [queueUrl, ...(config.dlqUrl ? [config.dlqUrl] : [])],
+    log: createLogger("silent"),
+    maxSockets: 4,
+  });
   const pool = createPool(
     { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 },
     createLogger("silent"),
@@ -42,12 +49,17 @@ export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<n
       });
       const minVisibility = Math.ceil((config.flushIntervalMs + 5_000) / 1000) * 2;
       lines.push(
-        queue.visibilityTimeoutSeconds >= minVisibility
-          ? { ok: true, text: `visibility timeout ${queue.visibilityTimeoutSeconds} s` }
-          : {
+        queue.visibilityTimeoutSeconds === 0
+          ? {
               ok: false,
-              text: `visibility timeout ${queue.visibilityTimeoutSeconds} s is short: expected at least ${minVisibility} s for flush interval ${config.flushIntervalMs} ms`,
-            },
+              text: "visibility timeout 0 s: every message would be received again at once, over and over (run and drain refuse it); expected at least 1 s, 30 or more is usual",
+            }
+          : queue.visibilityTimeoutSeconds >= minVisibility
+            ? { ok: true, text: `visibility timeout ${queue.visibilityTimeoutSeconds} s` }
+            : {
+                ok: false,
+                text: `visibility timeout ${queue.visibilityTimeoutSeconds} s is short: expected at least ${minVisibility} s for flush interval ${config.flushIntervalMs} ms`,
+              },
       );
       const dlqUrl = config.dlqUrl ?? queue.redriveDlqUrl;
       lines.push(
@@ -90,7 +102,8 @@ export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<n
     sqs.destroy();
     await pool.end();
   }
-  for (const line of lines) print(ctx.stdout, `${line.ok ? "ok  " : "FAIL"} ${line.text}`);
+  for (const line of lines)
+    print(ctx.stdout, `${line.warn ? "WARN" : line.ok ? "ok  " : "FAIL"} ${line.text}`);
   const failed = lines.filter((l) => !l.ok).length;
   if (failed) throw new EtlError("CHECK_FAILED", `${failed} problem(s) found`, { context: { failed } });
   return 0;
@@ -128,6 +141,17 @@ async function checkDatabase(pool: ReturnType<typeof createPool>, lines: Line[])
     "SELECT indexdef AS def FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'user_logins'",
   );
   const defs = indexes.rows.map((r) => r.def);
+  const { rows: rights } = await pool.query<{ can_insert: boolean; can_select: boolean }>(
+    "SELECT has_table_privilege('user_logins', 'INSERT') AS can_insert, has_table_privilege('user_logins', 'SELECT') AS can_select",
+  );
+  lines.push(
+    rights[0]?.can_insert && rights[0]?.can_select
+      ? { ok: true, text: "the DATABASE_URL role may SELECT and INSERT on user_logins" }
+      : {
+          ok: false,
+          text: "the DATABASE_URL role may not SELECT and INSERT on user_logins: grant both (and USAGE on its schema) [DB_ACCESS_DENIED]",
+        },
+  );
   lines.push(
     (await hasIdempotencyIndex(pool))
       ? { ok: true, text: "valid unique index on message_id" }

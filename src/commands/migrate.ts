@@ -13,7 +13,7 @@ export async function migrateCommand(ctx: CommandContext, flags: Flags): Promise
     log,
   );
   try {
-    const applied = await migrate(pool, config.dbSchema);
+    const applied = await migrate(pool, config.dbSchema, { always: true });
     print(
       ctx.stdout,
       applied.length

@@ -1,8 +1,11 @@
 // Versioned, additive migrations from migrations/*.sql, recorded in
 // login_etl_schema_migrations and applied under an advisory lock so that two
-// instances starting together do not race.
+// instances starting together do not race. When nothing is pending no DDL runs
+// at all, so a runtime role with only USAGE on the schema and SELECT/INSERT on
+// the table can start once an owner role has run `login-etl migrate`.
 import { readdirSync, readFileSync } from "node:fs";
 import type pg from "pg";
+import { EtlError, isEtlError } from "../errors.ts";
 import { quoteIdent, withClient } from "./postgresPool.ts";
 
 const MIGRATIONS_DIR = new URL("../../migrations/", import.meta.url);
@@ -25,8 +28,41 @@ export function loadMigrations(): Migration[] {
     }));
 }
 
-/** Applies what is missing; resolves to the versions applied now (empty when up to date). */
-export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[]> {
+/** The migrations not yet recorded, read without DDL or locks. */
+export async function pendingMigrations(pool: pg.Pool): Promise<Migration[]> {
+  return withClient(pool, "read applied migrations", async (client) => {
+    const { rows } = await client.query<{ present: boolean }>(
+      "SELECT to_regclass('login_etl_schema_migrations') IS NOT NULL AS present",
+    );
+    if (!rows[0]?.present) return loadMigrations();
+    const done = await appliedVersions(client).catch((err: unknown) => {
+      if (isEtlError(err) || (err as { code?: string }).code !== "42501") throw err;
+      throw new EtlError(
+        "DB_ACCESS_DENIED",
+        "the DATABASE_URL role may not read login_etl_schema_migrations: run `login-etl migrate` once with the owner role (it grants SELECT on that table to every role), or grant it yourself",
+        { retryable: false, context: { operation: "read applied migrations" } },
+      );
+    });
+    return loadMigrations().filter((m) => !done.has(m.version));
+  });
+}
+
+async function appliedVersions(client: pg.PoolClient): Promise<Set<number>> {
+  const { rows } = await client.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations");
+  return new Set(rows.map((r) => r.version));
+}
+
+/**
+ * Applies what is missing; resolves to the versions applied now (empty when up
+ * to date). Without `always`, nothing is done (no DDL, no lock) when nothing is
+ * pending; `login-etl migrate` passes it to also renew the ledger's grant.
+ */
+export async function migrate(
+  pool: pg.Pool,
+  schema: string,
+  options: { always?: boolean } = {},
+): Promise<Migration[]> {
+  if (!options.always && (await pendingMigrations(pool)).length === 0) return [];
   return withClient(pool, "migrate", async (client) => {
     try {
       await client.query("BEGIN");
@@ -36,11 +72,9 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[
         `CREATE TABLE IF NOT EXISTS login_etl_schema_migrations(
            version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
-      const done = new Set(
-        (await client.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map(
-          (r) => r.version,
-        ),
-      );
+      // Which versions are applied is no secret: a runtime role must be able to tell that nothing is pending.
+      await client.query("GRANT SELECT ON login_etl_schema_migrations TO PUBLIC");
+      const done = await appliedVersions(client);
       const applied: Migration[] = [];
       for (const migration of loadMigrations()) {
         if (done.has(migration.version)) continue;
@@ -55,13 +89,26 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[
       return applied;
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});
+      if ((err as { code?: string }).code === "42501") {
+        throw new EtlError(
+          "DB_ACCESS_DENIED",
+          "migrations are pending and the DATABASE_URL role may not apply them: run `login-etl migrate` once with a role that owns the schema, then start again",
+          { cause: err, retryable: false, context: { operation: "migrate", sqlstate: "42501" } },
+        );
+      }
       throw err;
     }
   });
 }
 
+/** What readiness asks of the database: the table answers a read. */
+export async function checkTable(pool: pg.Pool): Promise<void> {
+  await withClient(pool, "readiness", (client) => client.query("SELECT 1 FROM user_logins LIMIT 1"));
+}
+
 /**
- * Idempotency rests on a valid, unique, non-partial index on message_id alone.
+ * Idempotency rests on a valid, unique, immediate (not DEFERRABLE: ON CONFLICT
+ * cannot use a deferrable one), non-partial index on message_id alone.
  * Migration 002 creates one only if no index of that name exists, so a hand-made
  * index of the same name (not unique, partial, or left INVALID by a failed
  * CREATE INDEX CONCURRENTLY) would pass unnoticed: check the real thing.
@@ -71,7 +118,7 @@ export async function hasIdempotencyIndex(pool: pg.Pool): Promise<boolean> {
     client.query(
       `SELECT 1 FROM pg_index i
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-      WHERE i.indrelid = to_regclass('user_logins') AND i.indisunique AND i.indisvalid
+      WHERE i.indrelid = to_regclass('user_logins') AND i.indisunique AND i.indisvalid AND i.indimmediate
         AND i.indpred IS NULL AND i.indnkeyatts = 1 AND a.attname = 'message_id'`,
     ),
   );
@@ -79,4 +126,4 @@ export async function hasIdempotencyIndex(pool: pg.Pool): Promise<boolean> {
 }
 
 export const IDEMPOTENCY_INDEX_PROBLEM =
-  "user_logins has no valid UNIQUE index on (message_id) alone, so a redelivered message could be stored twice: create it with `CREATE UNIQUE INDEX CONCURRENTLY user_logins_message_id_key ON user_logins (message_id)` (drop a non-unique or invalid index of that name first)";
+  "user_logins has no valid, non-deferrable UNIQUE index on (message_id) alone, so a redelivered message could be stored twice: create it with `CREATE UNIQUE INDEX CONCURRENTLY user_logins_message_id_key ON user_logins (message_id)` (drop a non-unique, deferrable or invalid index or constraint of that name first)";

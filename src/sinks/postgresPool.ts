@@ -62,8 +62,8 @@ export function pgError(err: unknown, operation: string): EtlError {
   }
   if (code === "42501") {
     return new EtlError(
-      "DB_UNREACHABLE",
-      `PostgreSQL denied a privilege (${operation}: SQLSTATE 42501): grant the DATABASE_URL user the rights on user_logins`,
+      "DB_ACCESS_DENIED",
+      `PostgreSQL denied a privilege (${operation}: SQLSTATE 42501): grant the DATABASE_URL role SELECT and INSERT on user_logins and USAGE on its schema`,
       {
         cause: err,
         context,
@@ -82,7 +82,16 @@ export function pgError(err: unknown, operation: string): EtlError {
       },
     );
   }
-  const ours: ErrorCode = /^42/.test(code) ? "DB_SCHEMA_MISMATCH" : "DB_WRITE_FAILED";
+  // 42xxx (an undefined table or column) and 55000 (ON CONFLICT on a deferrable constraint)
+  // fail the same way on every try: the schema is not what this version writes to.
+  if (/^42/.test(code) || code === "55000") {
+    return new EtlError(
+      "DB_SCHEMA_MISMATCH",
+      `PostgreSQL ${operation} failed (SQLSTATE ${code}): the table is not what login-etl expects; run \`login-etl check\``,
+      { cause: err, context, retryable: false },
+    );
+  }
+  const ours: ErrorCode = "DB_WRITE_FAILED";
   return new EtlError(ours, `PostgreSQL ${operation} failed (SQLSTATE ${code || "unknown"})`, {
     cause: err,
     context,
