@@ -76,7 +76,9 @@ export async function createVariantClient(
     const { createSqsClient } = (await import(
       pathToFileURL(path.join(etlRoot, "src/sources/sqsClient.ts")).href
     )) as typeof import("../src/sources/sqsClient.ts");
-    return createSqsClient(settings);
+    // The bench prints its own table: the SDK's warnings go nowhere.
+    const silent = { debug: () => {} } as unknown as Parameters<typeof createSqsClient>[0]["log"];
+    return createSqsClient({ ...settings, queueUrls: [], log: silent });
   }
   const variant: Variant = SQS_VARIANTS[name];
   const agentOptions = {

@@ -112,7 +112,8 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
       "print a new keyring with one random key (store it as a secret; point PII_KEYRING_FILE at it)",
     )
     .option("--kid <kid>", "key id, [a-z0-9-]{1,16}", "k1")
-    .action(action((opts: { kid: string }) => keygenCommand(ctx, opts.kid)));
+    .option("--out <file>", "write it to this new file, mode 600, instead of stdout")
+    .action(action((opts: { kid: string; out?: string }) => keygenCommand(ctx, opts.kid, opts.out)));
 
   try {
     await program.parseAsync(argv, { from: "user" });

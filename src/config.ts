@@ -1,7 +1,7 @@
 // Environment + flags → one validated, frozen Config. Every problem is
 // reported at once, each naming the setting and what was expected; no value of
 // a secret setting is ever echoed.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { EtlError } from "./errors.ts";
 import { ALL_SETTINGS, DEFAULTS, type Need, SETTINGS, type Setting, type SettingName } from "./settings.ts";
 import { type Keyring, parseKeyring } from "./transform/keyring.ts";
@@ -19,21 +19,47 @@ export interface Config {
   readonly batchSize: number;
   readonly flushIntervalMs: number;
   readonly maxInFlight: number;
+  readonly maxInFlightBytes: number;
   readonly writers: number;
   /** null: the command's own default (20 for run, 1 for drain). */
   readonly waitTimeSeconds: number | null;
   readonly shutdownTimeoutMs: number;
   readonly maxHoldSeconds: number;
+  /** run: /livez fails when the loop has not moved for this long; null: three long polls plus 30 s. */
+  readonly stallSeconds: number | null;
   readonly httpPort: number;
   readonly httpHost: string;
   readonly logLevel: string;
   readonly keyring: Keyring | null;
+  /** Problems that do not stop the start, for the command to log (a keyring file other users may read). */
+  readonly warnings: readonly string[];
 }
 
 export type Flags = Record<string, unknown>;
 export type Env = Record<string, string | undefined>;
 
-function keyringFrom(env: Env, flags: Flags, problems: string[]): Keyring | null {
+/**
+ * A keyring file is a secret: other users must not read or change it. It is
+ * warned about loudly rather than refused, because common ways of handing it
+ * over (a shell redirect under umask 022, a Secret mounted for an fsGroup)
+ * make it readable by more than its owner without anyone meaning harm.
+ */
+function checkKeyringFileMode(file: string, warnings: string[]): void {
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    return; // reading it reports the problem
+  }
+  if ((mode & 0o077) === 0) return;
+  const octal = mode.toString(8).padStart(3, "0");
+  const who = mode & 0o007 ? "every user on this machine" : "its group";
+  warnings.push(
+    `PII_KEYRING_FILE: ${file} has mode ${octal}, so ${who} may read${mode & 0o022 ? " or change" : ""} the masking keys; expected mode 600 or 400 (\`chmod 600 ${file}\`; \`login-etl keygen --out FILE\` writes it so)`,
+  );
+}
+
+function keyringFrom(env: Env, flags: Flags, problems: string[], warnings: string[]): Keyring | null {
   // A flag overrides the environment: --keyring-file wins over both variables.
   const flagFile = flags.keyringFile as string | undefined;
   const file = flagFile ?? env.PII_KEYRING_FILE;
@@ -51,6 +77,7 @@ function keyringFrom(env: Env, flags: Flags, problems: string[]): Keyring | null
   const setting = file ? "PII_KEYRING_FILE" : "PII_KEYRING";
   let text = inline ?? "";
   if (file) {
+    checkKeyringFileMode(file, warnings);
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
@@ -99,13 +126,32 @@ export function loadConfig(
     // Never echo the value: DATABASE_URL holds a password.
     else problems.push(`${label}: invalid; expected ${setting.expected}`);
   }
-  const keyring = needs.has("keyring") || flags.keyringFile ? keyringFrom(env, flags, problems) : null;
+  const warnings: string[] = [];
+  const keyring =
+    needs.has("keyring") || flags.keyringFile ? keyringFrom(env, flags, problems, warnings) : null;
   // Each poller reserves room for a full receive before it polls: less room than that starves pollers.
   const pollers = values.pollers as number | null;
   const maxInFlight = values.maxInFlight as number | null;
   if (pollers && maxInFlight && maxInFlight < pollers * 10) {
     problems.push(
       `LOGIN_ETL_MAX_IN_FLIGHT (--max-in-flight): expected at least 10 per poller (${pollers * 10} for ${pollers} pollers)`,
+    );
+  }
+  // Plain http carries bodies (PII) unprotected; only an emulator set as the endpoint may use it.
+  if (!values.endpointUrl) {
+    for (const name of ["queueUrl", "dlqUrl"] as const) {
+      const url = values[name];
+      if (typeof url === "string" && url.startsWith("http://")) {
+        problems.push(
+          `${SETTINGS[name].env} (--${kebab(SETTINGS[name].flag)}): plain http:// is allowed only with SQS_ENDPOINT_URL set (a local emulator); expected an https:// queue URL`,
+        );
+      }
+    }
+  }
+  const searchPath = typeof values.databaseUrl === "string" ? searchPathOf(values.databaseUrl) : null;
+  if (searchPath !== null && searchPath !== values.dbSchema) {
+    problems.push(
+      `DATABASE_URL: its options set search_path to ${JSON.stringify(searchPath)}, but LOGIN_ETL_DB_SCHEMA is ${JSON.stringify(values.dbSchema)} (migrations would go to one schema and rows to another); expected search_path left out of DATABASE_URL, with LOGIN_ETL_DB_SCHEMA naming the schema`,
     );
   }
   if (values.dlqUrl && values.dlqUrl === values.queueUrl) {
@@ -118,7 +164,25 @@ export function loadConfig(
       context: { problems: problems.length },
     });
   }
-  return Object.freeze({ ...(values as Omit<Config, "keyring">), keyring });
+  return Object.freeze({
+    ...(values as Omit<Config, "keyring" | "warnings">),
+    keyring,
+    warnings: Object.freeze(warnings),
+  });
+}
+
+/** The first schema of a search_path set in a postgres URL's `options` (libpq's -c search_path=…), else null. */
+export function searchPathOf(databaseUrl: string): string | null {
+  let options: string | null = null;
+  try {
+    options = new URL(databaseUrl).searchParams.get("options");
+  } catch {
+    return null;
+  }
+  const match = options && /(?:^|\s)(?:-c\s*|--)search_path\s*=\s*("[^"]*"|[^,\s]+)/i.exec(options);
+  if (!match?.[1]) return null;
+  const first = match[1];
+  return first.startsWith('"') ? first.slice(1, -1) : first.toLowerCase();
 }
 
 function kebab(name: string): string {

@@ -16,6 +16,17 @@ export interface Setting {
 
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/);
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const UNITS: Record<string, number> = { "": 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+/** A byte size: a whole number with an optional KiB, MiB or GiB suffix. */
+const byteSize = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+\s*([KMG]iB)?$/i)
+    .transform((v) => {
+      const [, n = "", unit = ""] = /^(\d+)\s*(\w*)$/.exec(v) ?? [];
+      return Number(n) * (UNITS[unit.toLowerCase()] ?? Number.NaN);
+    })
+    .pipe(z.number().int().min(min).max(max));
 
 export const SETTINGS = {
   queueUrl: {
@@ -83,6 +94,12 @@ export const SETTINGS = {
     expected: "a whole number from 10 to 100000",
     schema: count(10, 100_000),
   },
+  maxInFlightBytes: {
+    env: "LOGIN_ETL_MAX_IN_FLIGHT_BYTES",
+    flag: "maxInFlightBytes",
+    expected: "a size from 1MiB to 4GiB, such as 64MiB or 67108864 (bytes)",
+    schema: byteSize(1024 ** 2, 4 * 1024 ** 3),
+  },
   writers: {
     env: "LOGIN_ETL_WRITERS",
     flag: "writers",
@@ -106,6 +123,12 @@ export const SETTINGS = {
     flag: "maxHoldSeconds",
     expected: "seconds from 1 to 43200",
     schema: count(1, 43_200),
+  },
+  stallSeconds: {
+    env: "LOGIN_ETL_STALL_SECONDS",
+    flag: "stallSeconds",
+    expected: "seconds from 1 to 3600, or unset for three long polls plus 30 s",
+    schema: count(1, 3_600).nullable(),
   },
   httpPort: {
     env: "LOGIN_ETL_HTTP_PORT",
@@ -134,6 +157,7 @@ export const DEFAULTS: { [K in SettingName]?: string } = {
   batchSize: "1000",
   flushIntervalMs: "250",
   maxInFlight: "2000",
+  maxInFlightBytes: "64MiB",
   writers: "2",
   shutdownTimeoutMs: "25000",
   maxHoldSeconds: "900",
@@ -151,13 +175,14 @@ const TUNING_SETTINGS: SettingName[] = [
   "batchSize",
   "flushIntervalMs",
   "maxInFlight",
+  "maxInFlightBytes",
   "writers",
   "waitTimeSeconds",
   "shutdownTimeoutMs",
   "maxHoldSeconds",
   "logLevel",
 ];
-const HTTP_SETTINGS: SettingName[] = ["httpPort", "httpHost"];
+const HTTP_SETTINGS: SettingName[] = ["httpPort", "httpHost", "stallSeconds"];
 
 /** The settings each command reads (and offers as flags); the others are never looked at. */
 export const COMMAND_SETTINGS = {

@@ -2,6 +2,7 @@
 import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { sampleBodies } from "../local/sampleEvents.ts";
+import { createLogger } from "../ops/logger.ts";
 import { createSqsClient } from "../sources/sqsClient.ts";
 import { sendBodies } from "../sources/sqsProducer.ts";
 import { type CommandContext, print } from "./context.ts";
@@ -39,6 +40,8 @@ export async function produceCommand(
   const client = createSqsClient({
     region: config.region,
     endpointUrl: config.endpointUrl,
+    queueUrls: [config.queueUrl as string],
+    log: createLogger("warn"),
     maxSockets: concurrency + 2,
   });
   const started = performance.now();

@@ -21,7 +21,16 @@ const keyringSchema = z
           key: z
             .string()
             .regex(BASE64, "must be base64")
-            .refine((k) => Buffer.from(k, "base64").length === 32, "must be the base64 of exactly 32 bytes"),
+            .refine((k) => Buffer.from(k, "base64").length === 32, "must be the base64 of exactly 32 bytes")
+            // One key, one spelling: a non-canonical one (no padding, stray low bits) hints at a hand-made key.
+            .refine(
+              (k) => Buffer.from(k, "base64").toString("base64") === k,
+              "must be canonical base64 (as `login-etl keygen` writes it)",
+            )
+            .refine(
+              (k) => !isWeak(Buffer.from(k, "base64")),
+              "is weak (all its bytes are equal); make a random one with `login-etl keygen`",
+            ),
         }),
       )
       .min(1, "must hold at least one key"),
@@ -33,6 +42,11 @@ const keyringSchema = z
     if (!kids.includes(ring.primary))
       ctx.addIssue({ code: "custom", path: ["primary"], message: "names no kid in keys" });
   });
+
+/** A key whose bytes are all the same (all zero, say): a placeholder, never a secret. */
+function isWeak(key: Buffer): boolean {
+  return key.every((b) => b === key[0]);
+}
 
 /**
  * Parses keyring JSON text. Returns the keyring, or the problems (each "path: expected …").

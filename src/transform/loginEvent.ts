@@ -36,12 +36,17 @@ export type Decoded = { readonly event: LoginEvent } | { readonly rejection: Rej
 const REQUIRED = ["user_id", "device_type", "ip", "device_id", "app_version"] as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the rule (§2)
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
-// PostgreSQL text cannot hold U+0000: a stored field with it could never be
-// written, and would block its batch forever.
-const NO_NUL = (s: string) => !s.includes("\u0000");
-const NUL_MESSAGE = "must not contain U+0000 (PostgreSQL text cannot store it)";
+// §2: every string must be well-formed text. A lone UTF-16 surrogate (JSON's "\ud800")
+// would be stored or masked as U+FFFD, so distinct inputs would collide; PostgreSQL
+// text cannot hold U+0000 at all.
+const WELL_FORMED = (s: string) => s.isWellFormed() && !s.includes("\u0000");
+const TEXT_MESSAGE = "must be well-formed text: no lone UTF-16 surrogate, no U+0000";
 // §2 counts JavaScript string length (UTF-16 code units); zod's min/max count code points.
-const text = (min: number, max: number) => z.string().refine((s) => s.length >= min && s.length <= max);
+const text = (min: number, max: number) =>
+  z
+    .string()
+    .refine(WELL_FORMED, TEXT_MESSAGE)
+    .refine((s) => s.length >= min && s.length <= max);
 
 const deviceIdRule = z
   .string()
@@ -53,14 +58,10 @@ export const isValidDeviceId = (value: string): boolean => deviceIdRule.safePars
 
 /** The per-field rules of §2 other than presence and ip, in the order reasons are reported. */
 const FIELD_RULES = [
-  ["user_id", text(1, 128).refine(NO_NUL, NUL_MESSAGE), "a string of 1 to 128 characters"],
-  ["device_type", text(1, 32).refine(NO_NUL, NUL_MESSAGE), "a string of 1 to 32 characters"],
+  ["user_id", text(1, 128), "a string of 1 to 128 characters"],
+  ["device_type", text(1, 32), "a string of 1 to 32 characters"],
   ["device_id", deviceIdRule, "a string of 1 to 256 characters after trimming, without control characters"],
-  [
-    "locale",
-    text(0, 32).refine(NO_NUL, NUL_MESSAGE).nullable(),
-    "a string of at most 32 characters, or null",
-  ],
+  ["locale", text(0, 32).nullable(), "a string of at most 32 characters, or null"],
   [
     "app_version",
     text(1, 32).refine((s) => /^[0-9]+(\.[0-9]+){0,2}$/.test(s)),
@@ -105,10 +106,10 @@ export function decodeLoginEvent(body: string): Decoded {
     const input = field === "locale" ? locale : fields[field];
     const result = rule.safeParse(input);
     if (!result.success) {
-      const nul = result.error.issues.some((i) => i.message === NUL_MESSAGE);
+      const malformed = result.error.issues.some((i) => i.message === TEXT_MESSAGE);
       return reject(
         "invalid_field",
-        `field ${field}: expected ${expected}${nul ? `; ${NUL_MESSAGE}` : ""}`,
+        `field ${field}: expected ${expected}${malformed ? `; ${TEXT_MESSAGE}` : ""}`,
         field,
       );
     }

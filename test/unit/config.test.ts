@@ -55,7 +55,12 @@ const printed = (e: EtlError) => [
   JSON.stringify(e.context),
 ];
 
-const FULL_ENV: Env = { SQS_QUEUE_URL: QUEUE_URL, DATABASE_URL, PII_KEYRING: VECTOR_KEYRING_JSON };
+const FULL_ENV: Env = {
+  SQS_QUEUE_URL: QUEUE_URL,
+  SQS_ENDPOINT_URL: "http://localhost:4566",
+  DATABASE_URL,
+  PII_KEYRING: VECTOR_KEYRING_JSON,
+};
 
 describe("loadConfig", () => {
   it("applies the defaults when nothing is set", () => {
@@ -71,14 +76,17 @@ describe("loadConfig", () => {
       batchSize: 1000,
       flushIntervalMs: 250,
       maxInFlight: 2000,
+      maxInFlightBytes: 64 * 1024 * 1024,
       writers: 2,
       waitTimeSeconds: null,
       shutdownTimeoutMs: 25000,
       maxHoldSeconds: 900,
+      stallSeconds: null,
       httpPort: 9464,
       httpHost: "0.0.0.0",
       logLevel: "info",
       keyring: null,
+      warnings: [],
     } satisfies Config);
   });
 
@@ -396,5 +404,70 @@ describe("loadConfig: scopes and cross-checks", () => {
       needs("keyring"),
     );
     expect(config.keyring?.primary).toBe("k1");
+  });
+});
+
+describe("loadConfig: transport and schema safety", () => {
+  it("refuses a plain http queue URL unless an endpoint (an emulator) is set", () => {
+    const e = configError(
+      { ...FULL_ENV, SQS_ENDPOINT_URL: "", SQS_DLQ_URL: "http://sqs.example/1/dlq" },
+      {},
+      needs("queue", "database", "keyring"),
+    );
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain(
+      "SQS_QUEUE_URL (--queue-url): plain http:// is allowed only with SQS_ENDPOINT_URL set",
+    );
+    expect(e.message).toContain("SQS_DLQ_URL (--dlq-url): plain http:// is allowed only");
+  });
+
+  it("refuses a DATABASE_URL whose options set a search_path other than LOGIN_ETL_DB_SCHEMA", () => {
+    const url = "postgres://u:secret@db/app?options=-c%20search_path%3Dother";
+    const e = configError({ ...FULL_ENV, DATABASE_URL: url }, {}, needs("queue", "database", "keyring"));
+    expect(e.message).toContain(
+      'DATABASE_URL: its options set search_path to "other", but LOGIN_ETL_DB_SCHEMA is "public"',
+    );
+    expect(e.message).not.toContain("secret");
+    const same = loadConfig(
+      { ...FULL_ENV, DATABASE_URL: url, LOGIN_ETL_DB_SCHEMA: "other" },
+      {},
+      needs("queue", "database", "keyring"),
+    );
+    expect(same.dbSchema).toBe("other");
+  });
+
+  it.each([
+    ["64MiB", 64 * 1024 ** 2],
+    ["2 GiB", 2 * 1024 ** 3],
+    ["1048576", 1024 ** 2],
+  ])("reads LOGIN_ETL_MAX_IN_FLIGHT_BYTES=%s", (value, bytes) => {
+    expect(loadConfig({ LOGIN_ETL_MAX_IN_FLIGHT_BYTES: value }, {}, needs()).maxInFlightBytes).toBe(bytes);
+  });
+
+  it.each(["10", "64MB", "lots", "8GiB"])("refuses LOGIN_ETL_MAX_IN_FLIGHT_BYTES=%s", (value) => {
+    const e = configError({ LOGIN_ETL_MAX_IN_FLIGHT_BYTES: value }, {}, needs());
+    expect(e.message).toContain(
+      "LOGIN_ETL_MAX_IN_FLIGHT_BYTES (--max-in-flight-bytes): invalid; expected a size",
+    );
+  });
+
+  it("warns loudly, without refusing, about a keyring file other users may read", () => {
+    const dir = mkdtempSync(join(tmpdir(), "keyring-mode-"));
+    try {
+      const file = join(dir, "keyring.json");
+      writeFileSync(file, VECTOR_KEYRING_JSON, { mode: 0o644 });
+      const open = loadConfig({ PII_KEYRING_FILE: file }, {}, needs("keyring"));
+      expect(open.warnings).toEqual([
+        expect.stringContaining(
+          `PII_KEYRING_FILE: ${file} has mode 644, so every user on this machine may read`,
+        ),
+      ]);
+      expect(open.warnings.join()).not.toContain(VECTOR_KEY_B64);
+      const privateFile = join(dir, "private.json");
+      writeFileSync(privateFile, VECTOR_KEYRING_JSON, { mode: 0o600 });
+      expect(loadConfig({ PII_KEYRING_FILE: privateFile }, {}, needs("keyring")).warnings).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,9 +10,14 @@ export const VECTOR_KEYRING_JSON = JSON.stringify({
   keys: [{ kid: "k1", key: VECTOR_KEY_B64 }],
 });
 
-/** A keyring of one key, `byte` repeated 32 times, under `kid`. */
-export function keyringJson(kid: string, byte: number): string {
-  return JSON.stringify({ primary: kid, keys: [{ kid, key: Buffer.alloc(32, byte).toString("base64") }] });
+/** 32 key bytes derived from `seed`: distinct per seed, never all equal (a weak key is refused). */
+export function keyBytes(seed: number): Buffer {
+  return Buffer.from(Array.from({ length: 32 }, (_, i) => (seed * 31 + i * 7 + 1) & 0xff));
+}
+
+/** A keyring of one key, made from `seed`, under `kid`. */
+export function keyringJson(kid: string, seed: number): string {
+  return JSON.stringify({ primary: kid, keys: [{ kid, key: keyBytes(seed).toString("base64") }] });
 }
 
 export function keyringOf(json: string): Keyring {

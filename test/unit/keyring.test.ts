@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseKeyring } from "../../src/transform/keyring.ts";
-import { VECTOR_KEY_B64, VECTOR_KEYRING_JSON } from "./fixtures.ts";
+import { keyBytes, VECTOR_KEY_B64, VECTOR_KEYRING_JSON } from "./fixtures.ts";
 
-const KEY_A = Buffer.alloc(32, 0xa1).toString("base64");
-const KEY_B = Buffer.alloc(32, 0xb2).toString("base64");
+const KEY_A = keyBytes(0xa1).toString("base64");
+const KEY_B = keyBytes(0xb2).toString("base64");
 const KEY_31 = Buffer.alloc(31, 0xc3).toString("base64");
 const KEY_33 = Buffer.alloc(33, 0xd4).toString("base64");
 
@@ -61,7 +61,7 @@ describe("parseKeyring", () => {
     if (!("keyring" in parsed)) throw new Error(parsed.problems.join("; "));
     expect(parsed.keyring.primary).toBe("0123456789abcdef");
     expect([...parsed.keyring.keys.keys()]).toEqual(["a", "0123456789abcdef", "2024-01"]);
-    expect(parsed.keyring.keys.get("0123456789abcdef")?.equals(Buffer.alloc(32, 0xb2))).toBe(true);
+    expect(parsed.keyring.keys.get("0123456789abcdef")?.equals(keyBytes(0xb2))).toBe(true);
   });
 
   it("returns a frozen keyring", () => {
@@ -117,6 +117,28 @@ describe("parseKeyring", () => {
     expect(problems.some((p) => p.startsWith("keys.0.key"))).toBe(true);
     expectNoKeyMaterial(problems, text);
     if (key) for (const p of problems) expect(p).not.toContain(key.slice(0, 8));
+  });
+
+  it.each([
+    ["all zero bytes", Buffer.alloc(32).toString("base64")],
+    ["one byte repeated", Buffer.alloc(32, 0x5a).toString("base64")],
+  ])("refuses a weak key of %s", (_why, key) => {
+    const problems = problemsOf(ring("k1", [{ kid: "k1", key }]));
+    expect(problems).toContain(
+      "keys.0.key is weak (all its bytes are equal); make a random one with `login-etl keygen`",
+    );
+  });
+
+  it("refuses a non-canonical base64 spelling of a good key (no padding, or stray low bits)", () => {
+    const canonical = keyBytes(9).toString("base64");
+    const unpadded = canonical.replace(/=+$/, "");
+    // The last character before "=" carries 4 unused low bits: setting one names the same 32 bytes.
+    const strayBits = `${canonical.slice(0, 42)}${String.fromCharCode(canonical.charCodeAt(42) + 1)}=`;
+    expect(Buffer.from(strayBits, "base64").equals(keyBytes(9))).toBe(true);
+    for (const key of [unpadded, strayBits]) {
+      const problems = problemsOf(ring("k1", [{ kid: "k1", key }]));
+      expect(problems).toContain("keys.0.key must be canonical base64 (as `login-etl keygen` writes it)");
+    }
   });
 
   it("reports a key that is not a string", () => {

@@ -42,15 +42,20 @@ function modelIpValid(value: unknown): boolean {
 }
 
 const isString = (v: unknown): v is string => typeof v === "string";
-/** The one deliberate deviation: PostgreSQL text cannot hold U+0000. */
-const noNul = (s: string) => !s.includes("\u0000");
+/** §2: well-formed text, no lone surrogate and no U+0000 (PostgreSQL text cannot hold it). */
+const noNul = (s: string) => !s.includes("\u0000") && s.isWellFormed();
 
 const MODEL_RULES: Array<[string, (v: unknown) => boolean]> = [
   ["user_id", (v) => isString(v) && v.length >= 1 && v.length <= 128 && noNul(v)],
   ["device_type", (v) => isString(v) && v.length >= 1 && v.length <= 32 && noNul(v)],
   [
     "device_id",
-    (v) => isString(v) && v.trim().length >= 1 && v.trim().length <= 256 && !hasControl(v.trim()),
+    (v) =>
+      isString(v) &&
+      v.trim().length >= 1 &&
+      v.trim().length <= 256 &&
+      !hasControl(v.trim()) &&
+      noNul(v.trim()),
   ],
   ["locale", (v) => v === undefined || v === null || (isString(v) && v.length <= 32 && noNul(v))],
   ["app_version", (v) => isString(v) && v.length <= 32 && /^[0-9]+(\.[0-9]+){0,2}$/.test(v)],

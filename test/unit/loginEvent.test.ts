@@ -393,15 +393,37 @@ describe("decodeLoginEvent", () => {
       }
     });
 
-    // Deliberate deviation from DESIGN §2 (which allows any string): PostgreSQL text
-    // cannot store U+0000, so such an event could never be written.
-    it.each([["user_id"], ["device_type"], ["locale"]])(
+    // DESIGN §2: every string must be well-formed text (PostgreSQL text cannot store U+0000).
+    it.each([["user_id"], ["device_type"], ["locale"], ["device_id"]])(
       "rejects a %s containing U+0000 as invalid_field (PostgreSQL cannot store NUL)",
       (field) => {
         const rejection = expectRejected(bodyWith({ [field]: "abc\u0000def" }), "invalid_field", field);
-        expect(rejection.detail).toContain("U+0000");
+        expect(rejection.detail).toMatch(/U\+0000|control characters/);
       },
     );
+
+    // Bug: "dev\uD800", "dev\uDC00" and "dev\uFFFD" got one pseudonym, and such user_ids were stored as U+FFFD.
+    it.each([
+      ["user_id", "user-\\ud800"],
+      ["device_type", "ios\\udc00"],
+      ["device_id", "dev\\uD800"],
+      ["device_id", "dev\\uDC00x"],
+      ["locale", "ru\\udfff"],
+    ])("rejects a %s holding a lone surrogate (JSON escape %s) as invalid_field", (field, escaped) => {
+      const body = bodyWith({ [field]: "PLACEHOLDER" }).replace("PLACEHOLDER", escaped);
+      const rejection = expectRejected(body, "invalid_field", field);
+      expect(rejection.detail).toContain("lone UTF-16 surrogate");
+    });
+
+    it("rejects an ip holding a lone surrogate as invalid_ip, and accepts a well-formed pair elsewhere", () => {
+      expectRejected(
+        bodyWith({ ip: "PLACEHOLDER" }).replace("PLACEHOLDER", "10.0.0.1\\ud800"),
+        "invalid_ip",
+        "ip",
+      );
+      const pair = bodyWith({ device_id: "PLACEHOLDER" }).replace("PLACEHOLDER", "dev\\ud83d\\ude00");
+      expect(eventOf(decodeLoginEvent(pair)).device_id).toBe("dev\u{1F600}");
+    });
 
     it("never quotes the bad value in the detail", () => {
       const rejection = expectRejected(

@@ -9,7 +9,7 @@ import {
   deriveFieldKey,
   type PiiField,
 } from "../../src/transform/mask.ts";
-import { H1, keyringJson, keyringOf, VECTOR_KEY_B64, vectorKeyring } from "./fixtures.ts";
+import { H1, keyBytes, keyringJson, keyringOf, VECTOR_KEY_B64, vectorKeyring } from "./fixtures.ts";
 
 const unhex = (s: string) => Buffer.from(s.replaceAll(" ", ""), "hex");
 
@@ -180,7 +180,7 @@ describe("createMasker", () => {
   });
 
   it("uses the primary key of a keyring that holds several", () => {
-    const other = Buffer.alloc(32, 7).toString("base64");
+    const other = keyBytes(7).toString("base64");
     const ring = keyringOf(
       JSON.stringify({
         primary: "k1",
