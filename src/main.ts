@@ -17,6 +17,21 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
+// Under npm (npx, npm scripts) a shell may stand between npm and this process and
+// swallow the SIGTERM that npm forwards (dash does; the project's .npmrc makes npm
+// use bash, which execs us instead). Should that shell die anyway, we are orphaned:
+// treat losing the parent like the signal it stood for, rather than run on unseen.
+if (process.env.npm_lifecycle_event || process.env.npm_command) {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    firstSignalAt ||= Date.now();
+    controller.abort();
+  }, 500);
+  watch.unref();
+}
+
 let code: number;
 try {
   code = await runCli(process.argv.slice(2), {

@@ -4,7 +4,7 @@ import { COMMAND_SETTINGS, type Config, type Flags, loadConfig } from "../config
 import { createLogger } from "../ops/logger.ts";
 import { createMetrics } from "../ops/metrics.ts";
 import { startProgress } from "../ops/progress.ts";
-import type { Summary } from "../pipeline/pipeline.ts";
+import type { Summary } from "../pipeline/contracts.ts";
 import { type CommandContext, print } from "./context.ts";
 
 const DRAIN_WAIT_SECONDS = 1;
@@ -18,7 +18,7 @@ export function formatSummary(s: Summary): string {
     `received    ${s.received} in ${s.seconds.toFixed(1)} s (${rate}/s)`,
     `inserted    ${s.inserted}`,
     `duplicates  ${s.duplicates}`,
-    `rejected    ${s.rejected}${reasons ? ` (${reasons})` : ""}${s.left_on_queue ? `, ${s.left_on_queue} left on the queue (no DLQ)` : ""}`,
+    `rejected    ${s.rejected}${reasons ? ` (${reasons})` : ""}${s.left_on_queue ? `, ${s.left_on_queue} left on the source queue (no DLQ, or the DLQ refused or was down)` : ""}`,
     ...(s.released ? [`released    ${s.released}`] : []),
     ...(s.ack_failed ? [`ack failed  ${s.ack_failed} (committed; will return as duplicates)`] : []),
   ].join("\n");
@@ -27,8 +27,13 @@ export function formatSummary(s: Summary): string {
 export async function drainQueue(
   ctx: CommandContext,
   config: Config,
-  options: { progress: boolean; sqsCredentials?: { accessKeyId: string; secretAccessKey: string } },
-) {
+  options: {
+    progress: boolean;
+    sqsCredentials?: { accessKeyId: string; secretAccessKey: string };
+    /** Called with what was done when the loop stops with an error (the shutdown deadline, a revoked grant). */
+    onFailure?: (summary: Summary) => void;
+  },
+): Promise<Summary> {
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const app = await createApp({
@@ -47,6 +52,9 @@ export async function drainQueue(
     : () => {};
   try {
     return await app.pipeline.run(ctx.stop);
+  } catch (err) {
+    options.onFailure?.(app.pipeline.summary);
+    throw err;
   } finally {
     stopProgress();
     await app.close();
@@ -63,8 +71,10 @@ export async function drainCommand(
     new Set(["queue", "database", "keyring"]),
     COMMAND_SETTINGS.drain,
   );
-  const summary = await drainQueue(ctx, config, { progress: flags.progress !== false });
-  if (flags.json) print(ctx.stdout, JSON.stringify(summary));
-  else print(ctx.stdout, formatSummary(summary));
+  const report = (summary: Summary) =>
+    print(ctx.stdout, flags.json ? JSON.stringify(summary) : formatSummary(summary));
+  // DESIGN §5: the summary is printed also when the drain ends with exit 1 (what was
+  // done before the deadline or the failure still happened).
+  report(await drainQueue(ctx, config, { progress: flags.progress !== false, onFailure: report }));
   return 0;
 }
