@@ -138,7 +138,8 @@ export function loadConfig(
     );
   }
   // Plain http carries bodies (PII) unprotected; only an emulator set as the endpoint may use it.
-  if (!values.endpointUrl) {
+  const endpointInvalid = problems.some((p) => p.startsWith(SETTINGS.endpointUrl.env));
+  if (!values.endpointUrl && !endpointInvalid) {
     for (const name of ["queueUrl", "dlqUrl"] as const) {
       const url = values[name];
       if (typeof url === "string" && url.startsWith("http://")) {

@@ -49,6 +49,8 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
   const deadline = new AbortController();
   let finishing = false;
   let fatal: unknown = null;
+  /** A write failed in a way retrying cannot fix: what is still pending is released, not written. */
+  let writesFutile = false;
 
   const writing = new Set<Delivery>();
   const settler = createSettler({
@@ -65,12 +67,22 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     ...settler.writing(),
   ]);
 
-  function fail(err: unknown) {
-    fatal ??= err;
-    receiving.abort();
+  let graceTimer: NodeJS.Timeout | undefined;
+  /** No receive starts from now on; those under way get receiveGraceMs to answer (see `stopping`). */
+  function stopReceiving() {
+    if (stopping) return;
+    stopping = true;
+    const graceMs = Math.min(options.receiveGraceMs ?? 1_000, options.shutdownTimeoutMs);
+    graceTimer = setTimeout(() => receiving.abort(), graceMs);
     // Finishing what is in hand must not wait forever (a database that is down too).
     armDeadline();
     wakeup.notify();
+  }
+
+  function fail(err: unknown) {
+    fatal ??= err;
+    // Not an abort: a receive that SQS already answered would leave its messages invisible.
+    stopReceiving();
   }
 
   let deadlineTimer: NodeJS.Timeout | undefined;
@@ -190,9 +202,15 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       );
       if (pending.length === 0) return;
       const chunk = pending.splice(0, options.batchSize);
+      if (writesFutile) {
+        // Every write would fail the same way: hand them back at once for a fixed setup to take.
+        await settler.release(chunk.map((i) => i.delivery));
+        continue;
+      }
       try {
         await settler.settle(chunk);
       } catch (err) {
+        writesFutile = true;
         fail(err);
         // A failure retrying cannot fix was settled where it happened; anything else is a bug.
         if (!isEtlError(err))
@@ -207,14 +225,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     lastProgressAtMs: () => lastProgressAtMs,
     async run(stop) {
       const started = performance.now();
-      let graceTimer: NodeJS.Timeout | undefined;
-      const onStop = () => {
-        stopping = true;
-        const graceMs = Math.min(options.receiveGraceMs ?? 1_000, options.shutdownTimeoutMs);
-        graceTimer = setTimeout(() => receiving.abort(), graceMs);
-        armDeadline();
-        wakeup.notify();
-      };
+      const onStop = () => stopReceiving();
       if (stop.aborted) onStop();
       else stop.addEventListener("abort", onStop, { once: true });
       heartbeat.start();

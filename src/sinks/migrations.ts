@@ -67,7 +67,10 @@ export async function migrate(
     try {
       await client.query("BEGIN");
       await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
-      if (schema !== "public") await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+      // exists: an owner of just the schema could not migrate.
+      const { rowCount } = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
+      if (!rowCount) await client.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
       await client.query(
         `CREATE TABLE IF NOT EXISTS login_etl_schema_migrations(
            version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
