@@ -157,7 +157,7 @@ export const DEFAULTS: { [K in SettingName]?: string } = {
   batchSize: "1000",
   flushIntervalMs: "250",
   maxInFlight: "2000",
-  maxInFlightBytes: "64MiB",
+  maxInFlightBytes: "32MiB",
   writers: "2",
   shutdownTimeoutMs: "25000",
   maxHoldSeconds: "900",

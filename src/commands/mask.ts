@@ -17,6 +17,7 @@ export async function maskCommand(
     throw new EtlError("USAGE_INVALID", `--field: expected one of ${PII_FIELDS.join(", ")}`);
   }
   const config = loadConfig(ctx.env, flags, new Set(["keyring"]), COMMAND_SETTINGS.mask);
+  for (const warning of config.warnings) print(ctx.stderr, `login-etl: warning: ${warning}`);
   const masker = createMasker(config.keyring as NonNullable<typeof config.keyring>);
   // The same rules as for a message, so the CLI never prints a pseudonym the pipeline would not store.
   const valid = field === "ip" ? canonicalIpBytes(value) !== null : isValidDeviceId(value);

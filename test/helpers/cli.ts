@@ -13,10 +13,22 @@ export interface CliResult {
   stderr: string;
 }
 
-export function startCli(args: string[], env: Env): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/** How to start login-etl: by default this Node running bin/login-etl.js; else a launcher (npx, another Node). */
+export interface Launcher {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd?: string;
+}
+
+export function startCli(
+  args: string[],
+  env: Env,
+  launcher: Launcher = { command: process.execPath, args: [BIN] },
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(launcher.command, [...launcher.args, ...args], {
     env: env as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
+    ...(launcher.cwd ? { cwd: launcher.cwd } : {}),
   });
   let stdout = "";
   let stderr = "";
@@ -44,13 +56,14 @@ export const STACK_TRACE = /^ {4}at /m;
 /** Starts `login-etl run` on a free port and resolves once /readyz answers 200. */
 export async function startRun(
   env: Env,
+  launcher?: Launcher,
 ): Promise<{ child: ChildProcess; done: Promise<CliResult>; base: string }> {
   const port = await freePort();
-  const { child, done } = startCli(["run"], {
-    ...env,
-    LOGIN_ETL_HTTP_PORT: String(port),
-    LOGIN_ETL_HTTP_HOST: "127.0.0.1",
-  });
+  const { child, done } = startCli(
+    ["run"],
+    { ...env, LOGIN_ETL_HTTP_PORT: String(port), LOGIN_ETL_HTTP_HOST: "127.0.0.1" },
+    launcher,
+  );
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
