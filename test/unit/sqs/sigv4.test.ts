@@ -6,14 +6,21 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import { describe, expect, it } from "vitest";
 import { type AwsCredentials, amzDate, canonicalPath, createSigV4Signer } from "../../../src/sqs/sigv4.ts";
 
+const bytes = (d: string | ArrayBuffer | ArrayBufferView) =>
+  typeof d === "string"
+    ? Buffer.from(d)
+    : ArrayBuffer.isView(d)
+      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
+      : Buffer.from(d);
+
 /** A plain SHA-256 / HMAC for @smithy/signature-v4, independent of the code under test. */
 class Sha256 {
   private readonly h;
-  constructor(secret?: string | Uint8Array) {
-    this.h = secret === undefined ? createHash("sha256") : createHmac("sha256", secret);
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.h = secret === undefined ? createHash("sha256") : createHmac("sha256", bytes(secret));
   }
-  update(data: string | Uint8Array) {
-    this.h.update(data);
+  update(data: string | ArrayBuffer | ArrayBufferView) {
+    this.h.update(bytes(data));
   }
   async digest() {
     return new Uint8Array(this.h.digest());
