@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   SQS_ACCESS_DENIED: { stage: "receiving", exitCode: 1 },
   SQS_QUEUE_NOT_FOUND: { stage: "receiving", exitCode: 1 },
   SQS_REQUEST_FAILED: { stage: "receiving", exitCode: 1 },
+  SQS_REQUEST_INVALID: { stage: "receiving", exitCode: 1 },
+  SQS_KMS_FAILED: { stage: "receiving", exitCode: 1 },
   DB_UNREACHABLE: { stage: "writing", exitCode: 1 },
   DB_WRITE_FAILED: { stage: "writing", exitCode: 1 },
   DB_ROW_REFUSED: { stage: "writing", exitCode: 1 },
