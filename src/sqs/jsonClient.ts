@@ -45,6 +45,7 @@ export interface SqsJsonClientOptions {
 }
 
 const CONTENT_TYPE = "application/x-amz-json-1.0";
+const USER_AGENT = "login-etl lean-sqs";
 // A wrong clock explains a refused signature only when it is this far off: SigV4 accepts 5 minutes of skew.
 const SKEW_EXPLAINS_REFUSAL_MS = 60_000;
 
@@ -109,6 +110,8 @@ export function createSqsJsonClient(options: SqsJsonClientOptions): SqsJsonClien
       Date.now() + clockOffsetMs,
     );
     headers["content-length"] = String(body.length);
+    // Unsigned, as the SDK leaves it: it names the caller in CloudTrail.
+    headers["user-agent"] = USER_AGENT;
     return transport.post(headers, body, { timeoutMs, signal });
   };
 

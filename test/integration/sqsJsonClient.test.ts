@@ -197,6 +197,21 @@ describe("the lean SQS client through a faulty network", () => {
     expect((await attributes()).Attributes?.ApproximateNumberOfMessages).toBe("0");
   });
 
+  it("sends a signed AWS JSON 1.0 request as the SDK does", async () => {
+    const before = proxy.seen.length;
+    await attributes();
+    const seen = proxy.seen[before];
+    expect(seen?.target).toBe("AmazonSQS.GetQueueAttributes");
+    expect(seen?.headers).toMatchObject({
+      "content-type": "application/x-amz-json-1.0",
+      "x-amzn-query-mode": "true",
+      "user-agent": "login-etl lean-sqs",
+    });
+    expect(String(seen?.headers.authorization)).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=test\/\d{8}\/us-east-1\/sqs\/aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target;x-amzn-query-mode, Signature=[0-9a-f]{64}$/,
+    );
+  });
+
   it("treats a reset connection as SQS_UNREACHABLE, retryable", async () => {
     proxy.inject("reset");
     const err = await failure(attributes());
