@@ -11,15 +11,8 @@
 import type { Stage } from "../errors.ts";
 import { type CredentialProvider, createCredentialCache } from "./credentials.ts";
 import { checkQueueUrl, resolveEndpoint } from "./endpoint.ts";
-import {
-  errorFromAnswer,
-  errorFromFailure,
-  identifyError,
-  isClockSkewError,
-  isExpiredTokenError,
-  isSignatureRefused,
-  type SqsCall,
-} from "./errorMapping.ts";
+import { identifyError, isClockSkewError, isExpiredTokenError, isSignatureRefused } from "./errorIdentity.ts";
+import { errorFromAnswer, errorFromFailure, type SqsCall } from "./errorMapping.ts";
 import { verifyBodyMd5 } from "./messageMd5.ts";
 import { type AwsCredentials, createSigV4Signer } from "./sigv4.ts";
 import { createTransport, type HttpAnswer } from "./transport.ts";

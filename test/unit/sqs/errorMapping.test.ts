@@ -3,13 +3,8 @@
 // Query protocol. Nothing of a message body may reach the error.
 import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/errors.ts";
-import {
-  type ErrorAnswer,
-  errorFromAnswer,
-  errorFromFailure,
-  identifyError,
-  sanitizeErrorName,
-} from "../../../src/sqs/errorMapping.ts";
+import { type ErrorAnswer, identifyError, sanitizeErrorName } from "../../../src/sqs/errorIdentity.ts";
+import { errorFromAnswer, errorFromFailure } from "../../../src/sqs/errorMapping.ts";
 
 const call = {
   operation: "ReceiveMessage",
