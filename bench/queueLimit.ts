@@ -2,18 +2,20 @@
 // SQS client) in a process of its own. Probes each poller count on smaller
 // queues, then measures the best one on queues as large as the pipeline's
 // (fauxqs gets slower per message as its backlog grows, so the two must match).
+// Each repetition also runs the same loop with the lean client (src/sqs), at
+// the same poller count, right after the SDK's, so both see the same machine.
 import path from "node:path";
 import { expectSuccess } from "./child.ts";
+import type { LoopVariant } from "./loopClients.ts";
 import { measureDrain } from "./measureDrain.ts";
 import type { QueueLoopReport } from "./queueDrainLoop.ts";
 import { BENCH_DIR, nodeBinary, REPO_ROOT, RESULTS_DIR } from "./settings.ts";
-import type { VariantName } from "./sqsVariants.ts";
 import type { Stack } from "./stack.ts";
 import { median, type Spread, spread } from "./stats.ts";
 
 export interface QueueRun {
   readonly pollers: number;
-  readonly variant: VariantName;
+  readonly variant: LoopVariant;
   readonly messages: number;
   readonly produceMessagesPerSecond: number;
   readonly messagesPerSecond: number;
@@ -33,6 +35,13 @@ export interface QueueLimitResult {
   readonly messagesPerSecond: Spread;
   readonly consumerCpuUsPerMessage: Spread;
   readonly emulatorCpuUsPerMessage: Spread;
+  /** The same loop with the lean client, at bestPollers, one run per repetition. */
+  readonly lean: {
+    readonly runs: QueueRun[];
+    readonly messagesPerSecond: Spread;
+    readonly consumerCpuUsPerMessage: Spread;
+    readonly emulatorCpuUsPerMessage: Spread;
+  };
 }
 
 let queueSerial = 0;
@@ -41,7 +50,7 @@ export async function queueRun(
   stack: Stack,
   pollers: number,
   messages: number,
-  variant: VariantName = "product",
+  variant: LoopVariant = "product",
 ): Promise<QueueRun> {
   const name = `bench-queue-${++queueSerial}`;
   const { queueUrl } = await stack.emulator.createQueues(name);
@@ -107,12 +116,18 @@ export async function measureQueueLimit(
   }));
   const best = probeMedians.reduce((a, b) => (b.messagesPerSecond > a.messagesPerSecond ? b : a));
   const runs: QueueRun[] = [];
+  const leanRuns: QueueRun[] = [];
+  const describe = (run: QueueRun) =>
+    `${Math.round(run.messagesPerSecond)} msg/s, ${Math.round(run.consumerCpuUsPerMessage)} µs CPU/msg`;
   for (let r = 0; r < settings.repeat; r++) {
     const run = await queueRun(stack, best.pollers, settings.messages);
     log(
-      `  queue limit ${r + 1}/${settings.repeat}: ${best.pollers} pollers, ${settings.messages} messages → ${Math.round(run.messagesPerSecond)} msg/s`,
+      `  queue limit ${r + 1}/${settings.repeat}: ${best.pollers} pollers, ${settings.messages} messages → ${describe(run)}`,
     );
     runs.push(run);
+    const lean = await queueRun(stack, best.pollers, settings.messages, "lean");
+    log(`  queue limit ${r + 1}/${settings.repeat}, lean client: → ${describe(lean)}`);
+    leanRuns.push(lean);
   }
   return {
     probe,
@@ -122,5 +137,11 @@ export async function measureQueueLimit(
     messagesPerSecond: spread(runs.map((r) => r.messagesPerSecond)),
     consumerCpuUsPerMessage: spread(runs.map((r) => r.consumerCpuUsPerMessage)),
     emulatorCpuUsPerMessage: spread(runs.map((r) => r.emulatorCpuUsPerMessage)),
+    lean: {
+      runs: leanRuns,
+      messagesPerSecond: spread(leanRuns.map((r) => r.messagesPerSecond)),
+      consumerCpuUsPerMessage: spread(leanRuns.map((r) => r.consumerCpuUsPerMessage)),
+      emulatorCpuUsPerMessage: spread(leanRuns.map((r) => r.emulatorCpuUsPerMessage)),
+    },
   };
 }

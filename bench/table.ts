@@ -72,6 +72,20 @@ export function formatReport(r: BenchResults): string {
       "  CPU per message: loop process / emulator",
       `${int(q.consumerCpuUsPerMessage.median)} / ${int(q.emulatorCpuUsPerMessage.median)} µs`,
     );
+    // Older results files have no lean loop.
+    if (q.lean) {
+      plain(
+        "1b",
+        `lean plain loop: same loop with the lean client (src/sqs), ${q.bestPollers} pollers`,
+        `${int(q.lean.messagesPerSecond.median)} msg/s`,
+        range(q.lean.messagesPerSecond, int),
+      );
+      plain(
+        "",
+        "  CPU per message: loop process / emulator",
+        `${int(q.lean.consumerCpuUsPerMessage.median)} / ${int(q.lean.emulatorCpuUsPerMessage.median)} µs`,
+      );
+    }
   }
   const d = r.database;
   if (d) {

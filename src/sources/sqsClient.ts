@@ -145,14 +145,9 @@ export function sqsError(
     !TRANSIENT_4XX.test(name)
   ) {
     return new EtlError(
-      "SQS_REQUEST_REFUSED",
-      `SQS refused ${operation} on ${queue} (${name}, HTTP ${status})`,
-      {
-        cause: err,
-        context,
-        stage,
-        retryable: false,
-      },
+      name.startsWith("Kms") ? "SQS_KMS_FAILED" : "SQS_REQUEST_INVALID",
+      `SQS refused ${operation} on ${queue} (${name}, HTTP ${status}): retrying the same request cannot help`,
+      { cause: err, context, stage, retryable: false },
     );
   }
   return new EtlError(

@@ -1,8 +1,10 @@
-// A fault-injecting HTTP proxy in front of the SQS emulator: set it as
-// SQS_ENDPOINT_URL and every request of login-etl passes through it. A rule
-// picks requests by operation (X-Amz-Target) and queue, and answers them
-// itself: a reset connection, an HTML page from a "load balancer", an AWS JSON
-// error, or silence. Everything else is forwarded unchanged.
+// A fault-injecting HTTP proxy of our own between a client and the real SQS
+// emulator: set it as SQS_ENDPOINT_URL (or a client's endpoint) and every
+// request passes through it. A rule picks requests by operation (X-Amz-Target)
+// and queue and answers them with a fault: a reset connection, a load
+// balancer's HTML page, an AWS JSON error, an old Query-protocol XML error, a
+// skewed clock, silence, or a damaged body. Everything else is forwarded byte
+// for byte: it is not a stand-in for SQS, every successful answer is fauxqs's.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -10,6 +12,12 @@ export type Fault =
   | { readonly kind: "reset" }
   | { readonly kind: "html"; readonly status: number }
   | { readonly kind: "json-error"; readonly status: number; readonly type: string }
+  /** What LocalStack < 3 answers: an XML ErrorResponse of the Query protocol. */
+  | { readonly kind: "legacy-xml" }
+  /** RequestTimeTooSkewed with a Date header `skewMs` away from this machine's clock. */
+  | { readonly kind: "skew"; readonly skewMs: number }
+  /** Forwarded, then one character of the first message body changed (MD5OfBody kept). */
+  | { readonly kind: "damage-body" }
   /** Never answers (the socket stays open until the client gives up). */
   | { readonly kind: "hang" };
 
@@ -23,13 +31,24 @@ export interface Rule {
   times?: number;
 }
 
+export interface SeenRequest {
+  readonly operation: string;
+  readonly headers: http.IncomingHttpHeaders;
+}
+
 export interface FaultProxy {
   readonly endpointUrl: string;
   /** Requests seen, by operation ("ReceiveMessage"), faulted or not. */
   readonly seen: Map<string, number>;
+  /** Every request seen, in order. */
+  readonly requests: SeenRequest[];
   /** Requests answered with a fault, by operation. */
   readonly faulted: Map<string, number>;
   rules: Rule[];
+  /** The next `count` requests, whatever their operation, get `fault`. */
+  inject(fault: Fault, count?: number): void;
+  /** Resolves once `count` requests in total have arrived. */
+  waitForRequests(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,14 +57,21 @@ const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(ke
 export async function startFaultProxy(upstreamUrl: string, rules: Rule[] = []): Promise<FaultProxy> {
   const upstream = new URL(upstreamUrl);
   const agent = new http.Agent({ keepAlive: true });
-  const seen = new Map<string, number>();
-  const faulted = new Map<string, number>();
   const hanging = new Set<http.ServerResponse>();
+  const waiters: Array<{ count: number; resolve: () => void }> = [];
   const proxy: FaultProxy = {
     endpointUrl: "",
-    seen,
-    faulted,
+    seen: new Map(),
+    requests: [],
+    faulted: new Map(),
     rules,
+    inject(fault, count = 1) {
+      proxy.rules.push({ fault, times: count });
+    },
+    waitForRequests(count) {
+      if (proxy.requests.length >= count) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ count, resolve }));
+    },
     async close() {
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
@@ -63,6 +89,83 @@ export async function startFaultProxy(upstreamUrl: string, rules: Rule[] = []): 
     );
   }
 
+  function forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, damage: boolean) {
+    const request = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+        agent,
+      },
+      (answer) => {
+        if (!damage) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on("data", (c: Buffer) => chunks.push(c));
+        answer.on("end", () => {
+          const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+            Messages?: Array<{ Body: string }>;
+          };
+          const first = parsed.Messages?.[0];
+          if (first) first.Body = `${first.Body.slice(0, -1)}#`;
+          const out = Buffer.from(JSON.stringify(parsed));
+          res.writeHead(answer.statusCode ?? 502, {
+            ...answer.headers,
+            "content-length": String(out.length),
+          });
+          res.end(out);
+        });
+      },
+    );
+    request.on("error", () => res.destroy());
+    // A client that gave up (an aborted long poll) must not leave a poll open upstream to take messages.
+    res.on("close", () => {
+      if (!res.writableFinished) request.destroy();
+    });
+    request.end(body);
+  }
+
+  function answerWith(fault: Fault, req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) {
+    const json = (status: number, type: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amzn-query-error": `${type};Sender`,
+        ...headers,
+      });
+      res.end(JSON.stringify({ __type: `com.amazonaws.sqs#${type}`, message: "refused by the test proxy" }));
+    };
+    switch (fault.kind) {
+      case "reset":
+        res.socket?.resetAndDestroy();
+        return;
+      case "html":
+        res.writeHead(fault.status, { "content-type": "text/html" });
+        res.end(`<html><body><h1>${fault.status} Service Unavailable</h1>nginx</body></html>`);
+        return;
+      case "json-error":
+        return json(fault.status, fault.type);
+      case "legacy-xml":
+        res.writeHead(400, { "content-type": "text/xml" });
+        res.end(
+          '<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>InvalidAction</Code></Error></ErrorResponse>',
+        );
+        return;
+      case "skew":
+        return json(400, "RequestTimeTooSkewed", { date: new Date(Date.now() + fault.skewMs).toUTCString() });
+      case "damage-body":
+        return forward(req, body, res, true);
+      case "hang":
+        hanging.add(res);
+        res.on("close", () => hanging.delete(res));
+        return;
+    }
+  }
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -75,56 +178,19 @@ export async function startFaultProxy(upstreamUrl: string, rules: Rule[] = []): 
       } catch {
         queueUrl = undefined;
       }
-      bump(seen, operation);
-      const rule = matching(operation, queueUrl);
-      if (rule) {
-        if (rule.times !== undefined) rule.times--;
-        bump(faulted, operation);
-        return answerWith(rule.fault, res);
+      bump(proxy.seen, operation);
+      proxy.requests.push({ operation, headers: req.headers });
+      for (const w of waiters.filter((w) => proxy.requests.length >= w.count)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
       }
-      const forward = http.request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          method: req.method,
-          path: req.url,
-          headers: { ...req.headers, host: upstream.host },
-          agent,
-        },
-        (upstreamRes) => {
-          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-          upstreamRes.pipe(res);
-        },
-      );
-      forward.on("error", () => res.destroy());
-      forward.end(body);
+      const rule = matching(operation, queueUrl);
+      if (!rule) return forward(req, body, res, false);
+      if (rule.times !== undefined) rule.times--;
+      bump(proxy.faulted, operation);
+      answerWith(rule.fault, req, body, res);
     });
   });
-
-  function answerWith(fault: Fault, res: http.ServerResponse) {
-    switch (fault.kind) {
-      case "reset":
-        res.socket?.resetAndDestroy();
-        return;
-      case "html":
-        res.writeHead(fault.status, { "content-type": "text/html" });
-        res.end(`<html><body><h1>${fault.status} Service Unavailable</h1>nginx</body></html>`);
-        return;
-      case "json-error":
-        res.writeHead(fault.status, {
-          "content-type": "application/x-amz-json-1.0",
-          "x-amzn-query-error": `${fault.type};Sender`,
-        });
-        res.end(
-          JSON.stringify({ __type: `com.amazonaws.sqs#${fault.type}`, message: "refused by the test proxy" }),
-        );
-        return;
-      case "hang":
-        hanging.add(res);
-        res.on("close", () => hanging.delete(res));
-        return;
-    }
-  }
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   (proxy as { endpointUrl: string }).endpointUrl =

@@ -59,7 +59,7 @@ describe("a dead-letter queue that is down or refuses", () => {
 
   it.each([
     ["AccessDenied (403)", { status: 403, type: "AccessDenied" }, "SQS_ACCESS_DENIED"],
-    ["KmsAccessDenied (400)", { status: 400, type: "KmsAccessDenied" }, "SQS_REQUEST_REFUSED"],
+    ["KmsAccessDenied (400)", { status: 400, type: "KmsAccessDenied" }, "SQS_KMS_FAILED"],
   ])(
     "leaves letters on the source queue at once when the DLQ answers %s, logs the code, and drain ends",
     async (_name, error, code) => {
