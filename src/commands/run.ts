@@ -34,6 +34,7 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
       },
       { name: "sqs", check: () => pingQueue(started().sqs, queueUrl) },
     ],
+    onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
   });
   ctx.stop.addEventListener(
     "abort",

@@ -41,8 +41,21 @@ export async function startOpsServer(options: {
   port: number;
   registry: Registry;
   probes: Probe[];
+  /** Told each readiness result; /metrics runs the checks too, so a scrape never reports a stale one. */
+  onReadiness?: (ready: boolean) => void;
 }): Promise<OpsServer> {
   let draining = false;
+  const readiness = async (): Promise<{ ready: boolean; body: string }> => {
+    if (draining) return { ready: false, body: '{"status":"shutting down"}' };
+    const results = await Promise.all(options.probes.map(async (p) => [p.name, await runProbe(p)] as const));
+    const ready = results.every(([, problem]) => problem === null);
+    const body = JSON.stringify({
+      status: ready ? "ok" : "unavailable",
+      checks: Object.fromEntries(results.map(([n, p]) => [n, p ?? "ok"])),
+    });
+    options.onReadiness?.(ready);
+    return { ready, body };
+  };
   const server = http.createServer(async (req, res) => {
     const send = (status: number, body: string, type = "application/json") => {
       res.writeHead(status, { "content-type": type });
@@ -51,19 +64,13 @@ export async function startOpsServer(options: {
     try {
       if (req.url === "/livez") return send(200, '{"status":"ok"}');
       if (req.url === "/readyz") {
-        if (draining) return send(503, '{"status":"shutting down"}');
-        const results = await Promise.all(
-          options.probes.map(async (p) => [p.name, await runProbe(p)] as const),
-        );
-        const failed = results.filter(([, problem]) => problem !== null);
-        const body = JSON.stringify({
-          status: failed.length ? "unavailable" : "ok",
-          checks: Object.fromEntries(results.map(([n, p]) => [n, p ?? "ok"])),
-        });
-        return send(failed.length ? 503 : 200, body);
+        const { ready, body } = await readiness();
+        return send(ready ? 200 : 503, body);
       }
-      if (req.url === "/metrics")
+      if (req.url === "/metrics") {
+        if (options.onReadiness) await readiness();
         return send(200, await options.registry.metrics(), options.registry.contentType);
+      }
       send(404, '{"status":"not found"}');
     } catch {
       send(500, '{"status":"error"}');
