@@ -38,6 +38,7 @@ export async function runCommand(ctx: CommandContext, flags: Flags): Promise<num
       if (last === undefined || Date.now() - last <= stallMs) return null;
       return `no receive, write or delete completed for ${Math.round((Date.now() - last) / 1000)} s`;
     },
+    onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
   });
   ctx.stop.addEventListener(
     "abort",

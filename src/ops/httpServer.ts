@@ -65,6 +65,8 @@ export async function startOpsServer(options: {
   probes: () => readonly Probe[];
   /** Null while the process is healthy, else why not (a stalled loop). */
   liveness?: () => string | null;
+  /** Told each readiness result (the login_etl_ready gauge); /metrics asks for one too, so a scrape is never stale. */
+  onReadiness?: (ready: boolean) => void;
 }): Promise<OpsServer> {
   let draining = false;
   let cached: { atMs: number; result: Readiness } | null = null;
@@ -75,6 +77,7 @@ export async function startOpsServer(options: {
     checking ??= checkReadiness(options.probes()).then((result) => {
       cached = { atMs: Date.now(), result };
       checking = null;
+      options.onReadiness?.(result.status === 200 && !draining);
       return result;
     });
     return checking;
@@ -98,8 +101,10 @@ export async function startOpsServer(options: {
         const { status, body } = await readiness();
         return send(status, body);
       }
-      if (path === "/metrics")
+      if (path === "/metrics") {
+        if (options.onReadiness && !draining) await readiness();
         return send(200, await options.registry.metrics(), options.registry.contentType);
+      }
       send(404, '{"status":"not found"}');
     } catch {
       send(500, '{"status":"error"}');
@@ -121,6 +126,7 @@ export async function startOpsServer(options: {
     port: typeof address === "object" && address ? address.port : options.port,
     setDraining() {
       draining = true;
+      options.onReadiness?.(false);
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -67,6 +67,11 @@ export function createMetrics() {
       help: "Deliveries whose delete failed after their row was committed (they come back as duplicates)",
       registers: [registry],
     }),
+    ready: new Gauge({
+      name: `${prefix}ready`,
+      help: "1 when the last readiness check (/readyz, also run at each scrape) passed, else 0",
+      registers: [registry],
+    }),
     visibilityExtended: new Counter({
       name: `${prefix}visibility_extensions_total`,
       help: "Deliveries whose visibility timeout was extended while their batch was being written",
