@@ -44,6 +44,7 @@ describe("commands other than demo", () => {
     [["migrate"]],
     [["drain", "--no-progress"]],
     [["check"]],
+    [["produce", "--count", "3"]],
   ])("%j loads no module of the demo stack", async (args) => {
     const loaded = await modulesLoadedBy(args);
     expect(loaded.some((url) => url.includes("/node_modules/commander/"))).toBe(true); // the recorder works
