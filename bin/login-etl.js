@@ -1,15 +1,20 @@
 #!/usr/bin/env node
-// Entry of the `login-etl` binary. The code is TypeScript run by Node's type
-// stripping (Node >= 22.18). npm scripts and `npx` put the project's own Node 24
-// (the `node` package) first on PATH; when an older system Node runs this file
-// directly, hand over to that Node instead of failing.
+// Entry of the `login-etl` binary. In a checkout the code is TypeScript run by
+// Node's type stripping (Node >= 22.18); the npm package and the container image
+// ship it compiled to dist/ (`npm run build`; Node strips no types under
+// node_modules), which needs Node >= 22. npm scripts and `npx` put the project's
+// own Node 24 (the `node` dev dependency) first on PATH; when an older system
+// Node runs this file directly, hand over to that Node instead of failing.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 
 const [major, minor] = process.versions.node.split(".").map(Number);
-const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const source = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const fromSource = existsSync(source);
+const main = fromSource ? source : fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const [needMajor, needMinor] = fromSource ? [22, 18] : [22, 0];
 
 // Heap sizes chosen with `npm run bench`: V8's defaults on a large machine let the
 // heap grow to ~340 MB RSS around a ~30 MB live set; these keep it ~170 MB, flat,
@@ -18,7 +23,7 @@ const HEAP_FLAGS = ["--max-semi-space-size=16", "--max-old-space-size=512"];
 const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
 const heapFlags = HEAP_FLAGS.filter((f) => !given.some((g) => g.startsWith(f.split("=")[0])));
 
-if (major > 22 || (major === 22 && minor >= 18)) {
+if (major > needMajor || (major === needMajor && minor >= needMinor)) {
   if (heapFlags.length && typeof process.execve === "function") {
     // The same process, started again with the flags (nothing has run yet).
     process.execve(process.execPath, [
@@ -34,7 +39,7 @@ if (major > 22 || (major === 22 && minor >= 18)) {
   const bundled = fileURLToPath(new URL("../node_modules/node/bin/node", import.meta.url));
   if (!existsSync(bundled)) {
     process.stderr.write(
-      `login-etl: needs Node.js 22.18 or newer (this is ${process.version}); run \`npm ci\` in the checkout to install the bundled Node 24\n`,
+      `login-etl: needs Node.js ${needMajor}.${needMinor} or newer (this is ${process.version})${fromSource ? "; run `npm ci` in the checkout to install the bundled Node 24" : ""}\n`,
     );
     process.exit(2);
   }

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   TRANSFORM_FAILED: { stage: "processing", exitCode: 1 },
   SHUTDOWN_DEADLINE: { stage: "shutdown", exitCode: 1 },
   CHECK_FAILED: { stage: "config", exitCode: 1 },
+  DEMO_UNAVAILABLE: { stage: "config", exitCode: 2 },
 } as const satisfies Record<string, { stage: Stage; exitCode: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,8 +6,7 @@ import { randomBytes } from "node:crypto";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import pg from "pg";
 import { type Flags, loadConfig } from "../config.ts";
-import { startEmbeddedPostgres } from "../local/embeddedPostgres.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmbeddedSqs } from "../local/embeddedSqs.ts";
+import { loadDemoStack } from "../local/demoStack.ts";
 import { MALFORMED_BODIES, sampleBodies } from "../local/sampleEvents.ts";
 import { sendBodies } from "../sources/sqsProducer.ts";
 import { type CommandContext, print } from "./context.ts";
@@ -32,6 +31,7 @@ function table(rows: Array<Record<string, unknown>>): string {
 
 export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: boolean }): Promise<number> {
   const out = (text = "") => print(ctx.stdout, text);
+  const { startEmbeddedPostgres, startEmbeddedSqs, LOCAL_CREDENTIALS, LOCAL_REGION } = await loadDemoStack();
   out("login-etl demo: starting an embedded PostgreSQL and an embedded SQS endpoint (nothing to install)…");
   const db = await startEmbeddedPostgres();
   const sqs = await startEmbeddedSqs().catch(async (err) => {
