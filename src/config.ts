@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { EtlError } from "./errors.ts";
 import { ALL_SETTINGS, DEFAULTS, type Need, SETTINGS, type Setting, type SettingName } from "./settings.ts";
 import { type Keyring, parseKeyring } from "./transform/keyring.ts";
+import type { RecoveryPublicKey } from "./vault/keys.ts";
+import { vaultPublicKeyFrom } from "./vault/vaultConfig.ts";
 
 export { COMMAND_SETTINGS, DEFAULTS, type Need, SETTINGS, type SettingName } from "./settings.ts";
 
@@ -28,6 +30,8 @@ export interface Config {
   readonly httpHost: string;
   readonly logLevel: string;
   readonly keyring: Keyring | null;
+  /** The vault's recovery public key (§3b); null: the vault is off. Read only when `needs` has "vault". */
+  readonly vault: RecoveryPublicKey | null;
 }
 
 export type Flags = Record<string, unknown>;
@@ -100,6 +104,7 @@ export function loadConfig(
     else problems.push(`${label}: invalid; expected ${setting.expected}`);
   }
   const keyring = needs.has("keyring") || flags.keyringFile ? keyringFrom(env, flags, problems) : null;
+  const vault = needs.has("vault") ? vaultPublicKeyFrom(env, flags, problems) : null;
   // Each poller reserves room for a full receive before it polls: less room than that starves pollers.
   const pollers = values.pollers as number | null;
   const maxInFlight = values.maxInFlight as number | null;
@@ -118,7 +123,7 @@ export function loadConfig(
       context: { problems: problems.length },
     });
   }
-  return Object.freeze({ ...(values as Omit<Config, "keyring">), keyring });
+  return Object.freeze({ ...(values as Omit<Config, "keyring" | "vault">), keyring, vault });
 }
 
 function kebab(name: string): string {

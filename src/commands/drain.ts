@@ -60,7 +60,7 @@ export async function drainCommand(
   const config = loadConfig(
     ctx.env,
     flags,
-    new Set(["queue", "database", "keyring"]),
+    new Set(["queue", "database", "keyring", "vault"]),
     COMMAND_SETTINGS.drain,
   );
   const summary = await drainQueue(ctx, config, { progress: flags.progress !== false });

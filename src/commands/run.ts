@@ -14,7 +14,12 @@ import type { CommandContext } from "./context.ts";
 const RUN_WAIT_SECONDS = 20;
 
 export async function runCommand(ctx: CommandContext, flags: Flags): Promise<number> {
-  const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]), COMMAND_SETTINGS.run);
+  const config = loadConfig(
+    ctx.env,
+    flags,
+    new Set(["queue", "database", "keyring", "vault"]),
+    COMMAND_SETTINGS.run,
+  );
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const queueUrl = config.queueUrl as string;

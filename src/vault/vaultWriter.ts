@@ -10,7 +10,7 @@ export const DEFAULT_VAULTED_CACHE_SIZE = 65_536;
 
 export interface VaultBatch {
   readonly entries: readonly SealedEntry[];
-  /** The data keys the entries use, to store (idempotently) in the same transaction. */
+  /** The data keys the entries use and no earlier commit stored, to store (idempotently) in the same transaction. */
   readonly dataKeys: readonly WrappedDataKey[];
 }
 
@@ -28,6 +28,7 @@ const FIELD_COLUMN: ReadonlyArray<[PiiField, "masked_ip" | "masked_device_id"]> 
 export function createVaultWriter(sealer: Sealer, cacheSize = DEFAULT_VAULTED_CACHE_SIZE): VaultWriter {
   // Insertion-ordered: when full, the oldest pseudonym is forgotten first.
   const vaulted = new Set<string>();
+  const storedDataKeys = new Set<string>();
   return {
     entriesFor(rows) {
       const entries: SealedEntry[] = [];
@@ -44,10 +45,11 @@ export function createVaultWriter(sealer: Sealer, cacheSize = DEFAULT_VAULTED_CA
           entries.push(sealer.seal(field, pseudonym, canonical[field]));
         }
       }
-      const ids = new Set(entries.map((e) => e.dataKeyId));
+      const ids = new Set(entries.map((e) => e.dataKeyId).filter((id) => !storedDataKeys.has(id)));
       return { entries, dataKeys: [...ids].map((id) => sealer.dataKey(id)) };
     },
     committed(batch) {
+      for (const key of batch.dataKeys) storedDataKeys.add(key.id);
       for (const entry of batch.entries) {
         const cacheKey = entry.field === "ip" ? `i${entry.pseudonym}` : `d${entry.pseudonym}`;
         vaulted.delete(cacheKey);

@@ -79,6 +79,7 @@ describe("loadConfig", () => {
       httpHost: "0.0.0.0",
       logLevel: "info",
       keyring: null,
+      vault: null,
     } satisfies Config);
   });
 
