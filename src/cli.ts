@@ -14,6 +14,7 @@ import { produceCommand } from "./commands/produce.ts";
 import { rekeyCommand } from "./commands/rekey.ts";
 import { runCommand } from "./commands/run.ts";
 import { unmaskCommand } from "./commands/unmask.ts";
+import { vaultGrantsCommand } from "./commands/vaultGrants.ts";
 import { vaultKeygenCommand } from "./commands/vaultKeygen.ts";
 import { COMMAND_SETTINGS, SETTINGS, type SettingName } from "./config.ts";
 import { EtlError } from "./errors.ts";
@@ -158,6 +159,17 @@ function registerVaultCommands(program: Command, action: Action, ctx: CommandCon
     .requiredOption("--out <file>", "where to write the private key (must not exist)")
     .option("--kid <kid>", "recovery key id, [a-z0-9-]{1,16}", "rk1")
     .action(action((opts: { out: string; kid: string }) => vaultKeygenCommand(ctx, opts.out, opts.kid)));
+
+  program
+    .command("vault-grants")
+    .description(
+      "print the SQL that grants the loader, analyst and privacy officer roles their share of the vault",
+    )
+    .requiredOption("--loader <role>", "the role of run and drain")
+    .requiredOption("--analyst <role>", "the role that reads user_logins")
+    .requiredOption("--officer <role>", "the privacy officer's role (unmask, forget, rekey)")
+    .option("--db-schema <schema>", "schema of the tables [env LOGIN_ETL_DB_SCHEMA]")
+    .action(action((opts: Record<string, unknown>) => vaultGrantsCommand(ctx, opts)));
 
   withSettings(
     program

@@ -31,11 +31,21 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<Migration[
     try {
       await client.query("BEGIN");
       await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
-      if (schema !== "public") await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS login_etl_schema_migrations(
-           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      // IF NOT EXISTS still needs the CREATE privilege: look first, so that a role
+      // without it (the vault's loader role) starts once the schema is up to date.
+      const { rows: present } = await client.query<{ schema: boolean; table: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema,
+                to_regclass($2) IS NOT NULL AS table`,
+        [schema, `${quoteIdent(schema)}.login_etl_schema_migrations`],
       );
+      if (schema !== "public" && !present[0]?.schema)
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      if (!present[0]?.table) {
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS login_etl_schema_migrations(
+             version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+        );
+      }
       const done = new Set(
         (await client.query<{ version: number }>("SELECT version FROM login_etl_schema_migrations")).rows.map(
           (r) => r.version,
