@@ -2,7 +2,14 @@
 // data key is wrapped once to the recovery public key with HPKE (the costly
 // step, ~0.1 ms), then each value is sealed with AES-256-GCM under it (a few
 // µs). The unwrapped data key lives only in this process's memory.
-import { createCipheriv, createSecretKey, type KeyObject, randomBytes, randomUUID } from "node:crypto";
+import {
+  createCipheriv,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+  randomFillSync,
+  randomUUID,
+} from "node:crypto";
 import type { PiiField } from "../transform/mask.ts";
 import { sealBase } from "./hpke.ts";
 import type { RecoveryPublicKey } from "./keys.ts";
@@ -54,6 +61,24 @@ export function wrapDataKey(recovery: RecoveryPublicKey, dataKey: Buffer, id = r
   return { id, recoveryKid: recovery.kid, enc, wrapped: ct };
 }
 
+/**
+ * Random 96-bit nonces, drawn from the CSPRNG 4096 at a time: one randomBytes
+ * call per value costs ~3 µs of CPU, as much as the AES-GCM seal itself.
+ */
+function nonceSource(): () => Buffer {
+  let pool = Buffer.alloc(0);
+  let offset = 0;
+  return () => {
+    if (offset >= pool.length) {
+      // A new pool each time: the nonces handed out earlier are slices of the old one.
+      pool = randomFillSync(Buffer.allocUnsafe(NONCE_BYTES * 4096));
+      offset = 0;
+    }
+    offset += NONCE_BYTES;
+    return pool.subarray(offset - NONCE_BYTES, offset);
+  };
+}
+
 export function createSealer(recovery: RecoveryPublicKey, maxValuesPerKey = MAX_VALUES_PER_DATA_KEY): Sealer {
   const made = new Map<string, WrappedDataKey>();
   const fresh = (): LiveDataKey => {
@@ -65,11 +90,12 @@ export function createSealer(recovery: RecoveryPublicKey, maxValuesPerKey = MAX_
     return live;
   };
   let current = fresh();
+  const nextNonce = nonceSource();
   return {
     seal(field, pseudonym, canonical) {
       if (current.used >= maxValuesPerKey) current = fresh();
       current.used++;
-      const nonce = randomBytes(NONCE_BYTES);
+      const nonce = nextNonce();
       const cipher = createCipheriv("aes-256-gcm", current.key, nonce, { authTagLength: TAG_BYTES });
       cipher.setAAD(entryAad(field, pseudonym));
       const sealed = Buffer.concat([cipher.update(canonical), cipher.final(), cipher.getAuthTag()]);

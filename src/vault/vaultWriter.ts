@@ -6,6 +6,7 @@ import type { PiiField } from "../transform/mask.ts";
 import { type LoginRow, PII_CANONICAL } from "../transform/toRow.ts";
 import type { SealedEntry, Sealer, WrappedDataKey } from "./sealer.ts";
 
+/** Pseudonyms remembered per field (about 150 bytes each). */
 export const DEFAULT_VAULTED_CACHE_SIZE = 65_536;
 
 export interface VaultBatch {
@@ -20,44 +21,37 @@ export interface VaultWriter {
   committed(batch: VaultBatch): void;
 }
 
-const FIELD_COLUMN: ReadonlyArray<[PiiField, "masked_ip" | "masked_device_id"]> = [
-  ["ip", "masked_ip"],
-  ["device_id", "masked_device_id"],
-];
-
 export function createVaultWriter(sealer: Sealer, cacheSize = DEFAULT_VAULTED_CACHE_SIZE): VaultWriter {
-  // Insertion-ordered: when full, the oldest pseudonym is forgotten first.
-  const vaulted = new Set<string>();
+  // Per field (their pseudonyms come from different keys), insertion-ordered:
+  // when full, the oldest pseudonym is forgotten first.
+  const vaulted: Record<PiiField, Set<string>> = { ip: new Set(), device_id: new Set() };
   const storedDataKeys = new Set<string>();
   return {
     entriesFor(rows) {
       const entries: SealedEntry[] = [];
-      const inBatch = new Set<string>();
+      const inBatch: Record<PiiField, Set<string>> = { ip: new Set(), device_id: new Set() };
+      const consider = (field: PiiField, pseudonym: string, canonical: Buffer) => {
+        if (vaulted[field].has(pseudonym) || inBatch[field].has(pseudonym)) return;
+        inBatch[field].add(pseudonym);
+        entries.push(sealer.seal(field, pseudonym, canonical));
+      };
       for (const row of rows) {
         const canonical = row[PII_CANONICAL];
         if (!canonical) throw new Error("a row without its canonical bytes cannot be vaulted");
-        for (const [field, column] of FIELD_COLUMN) {
-          const pseudonym = row[column];
-          // Pseudonyms of the two fields come from different keys; the prefix only keeps the sets apart.
-          const cacheKey = field === "ip" ? `i${pseudonym}` : `d${pseudonym}`;
-          if (vaulted.has(cacheKey) || inBatch.has(cacheKey)) continue;
-          inBatch.add(cacheKey);
-          entries.push(sealer.seal(field, pseudonym, canonical[field]));
-        }
+        consider("ip", row.masked_ip, canonical.ip);
+        consider("device_id", row.masked_device_id, canonical.device_id);
       }
-      const ids = new Set(entries.map((e) => e.dataKeyId).filter((id) => !storedDataKeys.has(id)));
+      const ids = new Set<string>();
+      for (const e of entries) if (!storedDataKeys.has(e.dataKeyId)) ids.add(e.dataKeyId);
       return { entries, dataKeys: [...ids].map((id) => sealer.dataKey(id)) };
     },
     committed(batch) {
       for (const key of batch.dataKeys) storedDataKeys.add(key.id);
       for (const entry of batch.entries) {
-        const cacheKey = entry.field === "ip" ? `i${entry.pseudonym}` : `d${entry.pseudonym}`;
-        vaulted.delete(cacheKey);
-        vaulted.add(cacheKey);
-        if (vaulted.size > cacheSize) {
-          const oldest = vaulted.values().next().value as string;
-          vaulted.delete(oldest);
-        }
+        const set = vaulted[entry.field];
+        if (set.has(entry.pseudonym)) continue;
+        set.add(entry.pseudonym);
+        if (set.size > cacheSize) set.delete(set.values().next().value as string);
       }
     },
   };
