@@ -136,8 +136,8 @@ describe("the vault writer", () => {
     expect(next.entries.map((e) => e.field)).toEqual(["device_id"]);
   });
 
-  it("forgets the oldest pseudonyms beyond its bound", () => {
-    const writer = createVaultWriter(createSealer(keyPair().pub), 2);
+  it("forgets the oldest pseudonyms beyond its bound (per field)", () => {
+    const writer = createVaultWriter(createSealer(keyPair().pub), 1);
     writer.committed(writer.entriesFor([row("10.0.0.1", "d1", "m1"), row("10.0.0.2", "d1", "m2")]));
     expect(writer.entriesFor([row("10.0.0.1", "d1", "m3")]).entries).toHaveLength(1);
   });
