@@ -4,7 +4,7 @@
 // - loader: writes rows and vault entries; cannot read a sealed value or a data key;
 // - analyst: reads user_logins only;
 // - privacy officer: reads the vault, writes the audit trail (never rewrites it), moves rows for rekey.
-import { quoteIdent } from "../sinks/postgresPool.ts";
+import { quoteIdent } from "./postgresPool.ts";
 
 export interface VaultRoles {
   readonly schema: string;
