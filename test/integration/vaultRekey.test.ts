@@ -3,7 +3,7 @@
 // SIGKILL mid-way, then a second run), keeping the grouping of rows exactly.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../helpers/app.ts";
-import { lastJsonLine, runCli, STACK_TRACE, startCli } from "../helpers/cli.ts";
+import { lastJsonLine, runCli, STACK_TRACE, startCli, startRun } from "../helpers/cli.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
 import { keyringOf, type RecoveryFiles, recoveryKeyFiles } from "../helpers/vault.ts";
 
@@ -21,10 +21,15 @@ afterAll(async () => {
 const OLD = keyringOf("k1", "k1");
 const ROTATED = keyringOf("k2", "k1", "k2");
 
-/** The partition of message_ids by `column`, as a comparable set of groups. */
-async function partition(column: "masked_ip" | "masked_device_id"): Promise<string[]> {
+/** The partition of message_ids (except `leaveOut`) by `column`, as a comparable set of groups. */
+async function partition(
+  column: "masked_ip" | "masked_device_id",
+  leaveOut: string[] = [],
+): Promise<string[]> {
   const rows = await stack.query<{ g: string }>(
-    `SELECT string_agg(message_id, ',' ORDER BY message_id) AS g FROM user_logins GROUP BY ${column}`,
+    `SELECT string_agg(message_id, ',' ORDER BY message_id) AS g FROM user_logins
+      WHERE NOT (message_id = ANY($1::text[])) GROUP BY ${column}`,
+    [leaveOut],
   );
   return rows.map((r) => r.g).sort();
 }
@@ -76,12 +81,40 @@ describe("rekey", () => {
     first.child.kill("SIGKILL");
     await first.done;
 
-    const res = await runCli(["rekey", "--json", "--batch-size", "7"], officer);
+    // A loader runs beside the second rekey, under the new primary: new values, and one old value
+    // whose new pseudonym the loader and rekey both vault.
+    const loader = await startRun(
+      stack.env({
+        PII_KEYRING: ROTATED,
+        PII_VAULT_PUBLIC_KEY: recovery.publicJson,
+        LOGIN_ETL_WAIT_TIME_SECONDS: "1",
+      }),
+    );
+    const second = startCli(["rekey", "--json", "--batch-size", "7"], officer);
+    const during = await stack.send([
+      ...Array.from({ length: 10 }, (_, i) =>
+        loginEvent({ ip: `198.51.100.${i}`, device_id: `beside-${i}` }),
+      ),
+      loginEvent({ ip: "10.1.5.5", device_id: "beside-old" }),
+    ]);
+    const res = await second.done;
     expect(res.stderr).not.toMatch(STACK_TRACE);
     expect(res.code, res.stderr).toBe(0);
+    await eventually(
+      () =>
+        stack.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM user_logins WHERE message_id = ANY($1::text[])",
+          [during],
+        ),
+      (rows) => rows[0]?.n === during.length,
+    );
+    loader.child.kill("SIGTERM");
+    expect((await loader.done).code).toBe(0);
+    // Counted once the loader has settled.
+    const again0 = await runCli(["rekey", "--json"], officer);
+    expect(again0.code, again0.stderr).toBe(0);
     expect(lastJsonLine(res.stdout)).toMatchObject({
       primary: "k2",
-      rows_left_ip: forgottenRows,
       rows_left_device_id: 0,
     });
 
@@ -89,8 +122,18 @@ describe("rekey", () => {
       "SELECT count(*)::int AS n FROM user_logins WHERE masked_ip NOT LIKE 'h1.k2.%' OR masked_device_id NOT LIKE 'h1.k2.%'",
     );
     expect(notPrimary[0]?.n).toBe(forgottenRows);
-    expect(await partition("masked_ip")).toEqual(before.ip);
-    expect(await partition("masked_device_id")).toEqual(before.device);
+    expect(lastJsonLine(again0.stdout)).toMatchObject({
+      rows_left_ip: forgottenRows,
+      rows_left_device_id: 0,
+    });
+    expect(await partition("masked_ip", during)).toEqual(before.ip);
+    expect(await partition("masked_device_id", during)).toEqual(before.device);
+    // The loader's row of an old value joined that value's rekeyed rows.
+    const sameGroup = await stack.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM user_logins WHERE masked_ip = (SELECT masked_ip FROM user_logins WHERE message_id = $1)",
+      [during[10]],
+    );
+    expect(sameGroup[0]?.n).toBeGreaterThan(1);
     const oldEntries = await stack.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM login_etl_vault_entries WHERE pseudonym NOT LIKE 'h1.k2.%'",
     );
