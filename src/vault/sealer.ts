@@ -96,9 +96,13 @@ export function createSealer(recovery: RecoveryPublicKey, maxValuesPerKey = MAX_
       if (current.used >= maxValuesPerKey) current = fresh();
       current.used++;
       const nonce = nextNonce();
-      const cipher = createCipheriv("aes-256-gcm", current.key, nonce, { authTagLength: TAG_BYTES });
+      // GCM's tag is 16 bytes by default; no options object, no Buffer.concat: this runs per value.
+      const cipher = createCipheriv("aes-256-gcm", current.key, nonce);
       cipher.setAAD(entryAad(field, pseudonym));
-      const sealed = Buffer.concat([cipher.update(canonical), cipher.final(), cipher.getAuthTag()]);
+      const sealed = Buffer.allocUnsafe(canonical.length + TAG_BYTES);
+      cipher.update(canonical).copy(sealed);
+      cipher.final();
+      cipher.getAuthTag().copy(sealed, canonical.length);
       return { field, pseudonym, dataKeyId: current.wrapped.id, nonce, sealed };
     },
     dataKey(id) {

@@ -21,18 +21,25 @@ export interface VaultWriter {
   committed(batch: VaultBatch): void;
 }
 
+const COMMITTED = 0;
+
 export function createVaultWriter(sealer: Sealer, cacheSize = DEFAULT_VAULTED_CACHE_SIZE): VaultWriter {
-  // Per field (their pseudonyms come from different keys), insertion-ordered:
-  // when full, the oldest pseudonym is forgotten first.
-  const vaulted: Record<PiiField, Set<string>> = { ip: new Set(), device_id: new Set() };
+  // Per field (their pseudonyms come from different keys): pseudonym → COMMITTED, or
+  // the number of the batch that sealed it last (not known to be stored yet). One
+  // lookup per value: this runs for every row. Insertion-ordered: when full, the
+  // oldest pseudonym is forgotten first.
+  const seen: Record<PiiField, Map<string, number>> = { ip: new Map(), device_id: new Map() };
   const storedDataKeys = new Set<string>();
+  let batchNumber = 0;
   return {
     entriesFor(rows) {
       const entries: SealedEntry[] = [];
-      const inBatch: Record<PiiField, Set<string>> = { ip: new Set(), device_id: new Set() };
+      const batch = ++batchNumber;
       const consider = (field: PiiField, pseudonym: string, canonical: Buffer) => {
-        if (vaulted[field].has(pseudonym) || inBatch[field].has(pseudonym)) return;
-        inBatch[field].add(pseudonym);
+        const map = seen[field];
+        const state = map.get(pseudonym);
+        if (state === COMMITTED || state === batch) return;
+        map.set(pseudonym, batch);
         entries.push(sealer.seal(field, pseudonym, canonical));
       };
       for (const row of rows) {
@@ -47,11 +54,10 @@ export function createVaultWriter(sealer: Sealer, cacheSize = DEFAULT_VAULTED_CA
     },
     committed(batch) {
       for (const key of batch.dataKeys) storedDataKeys.add(key.id);
-      for (const entry of batch.entries) {
-        const set = vaulted[entry.field];
-        if (set.has(entry.pseudonym)) continue;
-        set.add(entry.pseudonym);
-        if (set.size > cacheSize) set.delete(set.values().next().value as string);
+      for (const entry of batch.entries) seen[entry.field].set(entry.pseudonym, COMMITTED);
+      for (const map of [seen.ip, seen.device_id]) {
+        // Also drops pseudonyms of batches that never committed: they are sealed again when they come back.
+        while (map.size > cacheSize) map.delete(map.keys().next().value as string);
       }
     },
   };
