@@ -1,6 +1,6 @@
 // The loader's side of the vault (§3b): envelope encryption. A random 32-byte
 // data key is wrapped once to the recovery public key with HPKE (the costly
-// step, ~0.1 ms), then each value is sealed with AES-256-GCM under it (a few
+// step, ~0.4 ms), then each value is sealed with AES-256-GCM under it (a few
 // µs). The unwrapped data key lives only in this process's memory.
 import { createSecretKey, randomBytes, randomFillSync, randomUUID } from "node:crypto";
 import type { PiiField } from "../transform/mask.ts";
