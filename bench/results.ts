@@ -9,6 +9,7 @@ import type { SdkResult } from "./sdkOptions.ts";
 import type { BenchSettings } from "./settings.ts";
 import type { GridCell } from "./sinkGrid.ts";
 import type { Spread } from "./stats.ts";
+import type { VaultResult } from "./vault.ts";
 
 export interface Machine {
   readonly cores: number;
@@ -62,6 +63,7 @@ export interface BenchResults {
   readonly settings: BenchSettings;
   readonly config: ProductConfig;
   readonly masking?: MaskingResult;
+  readonly vault?: VaultResult;
   readonly database?: DatabaseResult;
   readonly queue?: QueueLimitResult;
   readonly pipeline?: PipelineResult;
@@ -124,6 +126,15 @@ export function judge(r: BenchResults): Target[] {
     const us = r.masking.maskUs.median;
     targets.push({
       name: "masking < 10 µs per message",
+      measured: `${us.toFixed(1)} µs`,
+      target: "< 10 µs",
+      pass: us < 10,
+    });
+  }
+  if (r.vault) {
+    const us = r.vault.vaultUs.median;
+    targets.push({
+      name: "vault < 10 µs per message on top",
       measured: `${us.toFixed(1)} µs`,
       target: "< 10 µs",
       pass: us < 10,

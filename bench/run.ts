@@ -36,6 +36,7 @@ import { measureSinkGrid } from "./sinkGrid.ts";
 import { startStack } from "./stack.ts";
 import { spread } from "./stats.ts";
 import { formatReport } from "./table.ts";
+import { measureVault } from "./vault.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -65,6 +66,8 @@ log(
 if (has("masking")) {
   log("masking…");
   Object.assign(results, { masking: measureMasking(etl, settings, keyring) });
+  const vault = await measureVault(etl, settings, keyring, config.batchSize);
+  if (vault) Object.assign(results, { vault });
 }
 
 log("starting the embedded PostgreSQL and the emulator process…");

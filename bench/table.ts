@@ -201,6 +201,22 @@ export function formatReport(r: BenchResults): string {
       range(r.masking.transformUs, (n) => fixed(n, 1)),
     );
   }
+  if (r.vault) {
+    rows.push([
+      "6b",
+      `vault: seal new pseudonyms (${fixed(r.vault.sealsPerMessage, 2)} values/msg), AES-256-GCM`,
+      `${fixed(r.vault.vaultUs.median, 1)} µs/msg`,
+      range(r.vault.vaultUs, (n) => fixed(n, 1)),
+      "",
+      ...verdict("vault"),
+    ]);
+    plain(
+      "",
+      "  for comparison: one HPKE single-shot seal per value",
+      `${fixed(r.vault.hpkePerValueUs.median, 1)} µs/value`,
+      range(r.vault.hpkePerValueUs, (n) => fixed(n, 1)),
+    );
+  }
   out.push(...render(rows));
   if (r.sdk) {
     out.push("");

@@ -21,6 +21,8 @@ import { createSqsSource } from "./sources/sqsSource.ts";
 import { decodeLoginEvent } from "./transform/loginEvent.ts";
 import { createMasker } from "./transform/mask.ts";
 import { toRow } from "./transform/toRow.ts";
+import { createSealer } from "./vault/sealer.ts";
+import { createVaultWriter } from "./vault/vaultWriter.ts";
 
 export interface AppOptions {
   readonly config: Config;
@@ -129,7 +131,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     const pipeline = createPipeline(
       {
         source: createSqsSource(sqs, queueUrl),
-        sink: createPostgresSink(pool),
+        // §3b: with a recovery public key, each batch seals its new pseudonyms' values (fresh data key per start).
+        sink: createPostgresSink(
+          pool,
+          config.vault ? createVaultWriter(createSealer(config.vault)) : undefined,
+        ),
         deadLetters: dlqUrl ? createSqsDeadLetterQueue(sqs, dlqUrl) : null,
         transform: createTransform(config),
         metrics,

@@ -6,11 +6,16 @@ import { checkCommand } from "./commands/check.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { drainCommand } from "./commands/drain.ts";
+import { forgetCommand } from "./commands/forget.ts";
 import { keygenCommand } from "./commands/keygen.ts";
 import { maskCommand } from "./commands/mask.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { produceCommand } from "./commands/produce.ts";
+import { rekeyCommand } from "./commands/rekey.ts";
 import { runCommand } from "./commands/run.ts";
+import { unmaskCommand } from "./commands/unmask.ts";
+import { vaultGrantsCommand } from "./commands/vaultGrants.ts";
+import { vaultKeygenCommand } from "./commands/vaultKeygen.ts";
 import { COMMAND_SETTINGS, SETTINGS, type SettingName } from "./config.ts";
 import { EtlError } from "./errors.ts";
 
@@ -25,6 +30,12 @@ function withSettings(command: Command, names: readonly SettingName[]): Command 
 
 const keyringOption = () =>
   new Option("--keyring-file <path>", "masking keyring file [env PII_KEYRING_FILE; or PII_KEYRING]");
+
+const vaultKeyOption = () =>
+  new Option(
+    "--vault-public-key-file <path>",
+    "recovery public key: seal each value in the PII vault [env PII_VAULT_PUBLIC_KEY_FILE; or PII_VAULT_PUBLIC_KEY]",
+  );
 
 export async function runCli(argv: string[], ctx: CommandContext): Promise<number> {
   let exitCode = 0;
@@ -50,6 +61,7 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
     COMMAND_SETTINGS.run,
   )
     .addOption(keyringOption())
+    .addOption(vaultKeyOption())
     .action(action((opts: Record<string, unknown>) => runCommand(ctx, opts)));
 
   withSettings(
@@ -57,6 +69,7 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
     COMMAND_SETTINGS.drain,
   )
     .addOption(keyringOption())
+    .addOption(vaultKeyOption())
     .option("--json", "print the summary as one JSON object on the last stdout line")
     .option("--no-progress", "no progress bar or progress lines")
     .action(action((opts: Record<string, unknown>) => drainCommand(ctx, opts)));
@@ -81,6 +94,7 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
     COMMAND_SETTINGS.check,
   )
     .addOption(keyringOption())
+    .addOption(vaultKeyOption())
     .action(action((opts: Record<string, unknown>) => checkCommand(ctx, opts)));
 
   withSettings(
@@ -115,6 +129,8 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
     .option("--out <file>", "write it to this new file, mode 600, instead of stdout")
     .action(action((opts: { kid: string; out?: string }) => keygenCommand(ctx, opts.kid, opts.out)));
 
+  registerVaultCommands(program, action, ctx);
+
   try {
     await program.parseAsync(argv, { from: "user" });
     return exitCode;
@@ -126,4 +142,73 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
     }
     throw err;
   }
+}
+
+const privateKeyOption = () =>
+  new Option(
+    "--private-key-file <path>",
+    "the recovery private key (vault-keygen --out) [env PII_VAULT_PRIVATE_KEY_FILE]",
+  );
+
+type Action = (fn: (...args: never[]) => Promise<number>) => (...args: unknown[]) => Promise<void>;
+
+/** The PII vault's commands (§3b): the privacy officer's, never the loader's. */
+function registerVaultCommands(program: Command, action: Action, ctx: CommandContext): void {
+  program
+    .command("vault-keygen")
+    .description("make a recovery key pair: private key to --out (mode 0600), public key printed")
+    .requiredOption("--out <file>", "where to write the private key (must not exist)")
+    .option("--kid <kid>", "recovery key id, [a-z0-9-]{1,16}", "rk1")
+    .action(action((opts: { out: string; kid: string }) => vaultKeygenCommand(ctx, opts.out, opts.kid)));
+
+  program
+    .command("vault-grants")
+    .description(
+      "print the SQL that grants the loader, analyst and privacy officer roles their share of the vault",
+    )
+    .requiredOption("--loader <role>", "the role of run and drain")
+    .requiredOption("--analyst <role>", "the role that reads user_logins")
+    .requiredOption("--officer <role>", "the privacy officer's role (unmask, forget, rekey)")
+    .option("--db-schema <schema>", "schema of the tables [env LOGIN_ETL_DB_SCHEMA]")
+    .action(action((opts: Record<string, unknown>) => vaultGrantsCommand(ctx, opts)));
+
+  withSettings(
+    program
+      .command("unmask")
+      .description("print the values behind pseudonyms from the vault; audited before anything is shown")
+      .requiredOption("--field <field>", "ip or device_id")
+      .requiredOption("--reason <text>", "why (recorded in the audit table)")
+      .addOption(privateKeyOption())
+      .option("--json", "print one JSON array of {field, pseudonym, value}")
+      .argument("<pseudonym...>", "the pseudonyms, or - to read them from stdin, one a line"),
+    COMMAND_SETTINGS.unmask,
+  ).action(
+    action((pseudonyms: string[], opts: Record<string, unknown>) => unmaskCommand(ctx, pseudonyms, opts)),
+  );
+
+  withSettings(
+    program
+      .command("forget")
+      .description("delete the vault entry of a value (crypto-erasure) and audit it")
+      .requiredOption("--field <field>", "ip or device_id")
+      .option("--pseudonym <p>", "the pseudonym to forget, instead of VALUE")
+      .option("--reason <text>", "why (recorded in the audit table)")
+      .addOption(keyringOption())
+      .option("--json", "print the result as one JSON object")
+      .argument("[value]", "the raw value (needs the keyring to find its pseudonyms)"),
+    COMMAND_SETTINGS.forget,
+  ).action(
+    action((value: string | undefined, opts: Record<string, unknown>) => forgetCommand(ctx, value, opts)),
+  );
+
+  withSettings(
+    program
+      .command("rekey")
+      .description("move rows and vault entries under older kids to the keyring's primary, through the vault")
+      .addOption(keyringOption())
+      .addOption(privateKeyOption())
+      .option("--batch-size <n>", "vault entries per transaction", "500")
+      .option("--json", "print the summary as one JSON object"),
+    COMMAND_SETTINGS.rekey,
+  ).action(action((opts: Record<string, unknown>) => rekeyCommand(ctx, opts)));
 }

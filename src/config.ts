@@ -5,6 +5,8 @@ import { readFileSync, statSync } from "node:fs";
 import { EtlError } from "./errors.ts";
 import { ALL_SETTINGS, DEFAULTS, type Need, SETTINGS, type Setting, type SettingName } from "./settings.ts";
 import { type Keyring, parseKeyring } from "./transform/keyring.ts";
+import type { RecoveryPublicKey } from "./vault/keys.ts";
+import { vaultPublicKeyFrom } from "./vault/vaultConfig.ts";
 
 export { COMMAND_SETTINGS, DEFAULTS, type Need, SETTINGS, type SettingName } from "./settings.ts";
 
@@ -33,6 +35,8 @@ export interface Config {
   readonly keyring: Keyring | null;
   /** Problems that do not stop the start, for the command to log (a keyring file other users may read). */
   readonly warnings: readonly string[];
+  /** The vault's recovery public key (§3b); null: the vault is off. Read only when `needs` has "vault". */
+  readonly vault: RecoveryPublicKey | null;
 }
 
 export type Flags = Record<string, unknown>;
@@ -129,6 +133,7 @@ export function loadConfig(
   const warnings: string[] = [];
   const keyring =
     needs.has("keyring") || flags.keyringFile ? keyringFrom(env, flags, problems, warnings) : null;
+  const vault = needs.has("vault") ? vaultPublicKeyFrom(env, flags, problems) : null;
   // Each poller reserves room for a full receive before it polls: less room than that starves pollers.
   const pollers = values.pollers as number | null;
   const maxInFlight = values.maxInFlight as number | null;
@@ -166,8 +171,9 @@ export function loadConfig(
     });
   }
   return Object.freeze({
-    ...(values as Omit<Config, "keyring" | "warnings">),
+    ...(values as Omit<Config, "keyring" | "vault" | "warnings">),
     keyring,
+    vault,
     warnings: Object.freeze(warnings),
   });
 }

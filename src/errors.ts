@@ -10,7 +10,8 @@ export type Stage =
   | "writing"
   | "dead-lettering"
   | "acking"
-  | "shutdown";
+  | "shutdown"
+  | "vault";
 
 /** The catalogue; README.md "Error codes" documents each one. */
 export const ERROR_CODES = {
@@ -36,6 +37,11 @@ export const ERROR_CODES = {
   SHUTDOWN_DEADLINE: { stage: "shutdown", exitCode: 1 },
   CHECK_FAILED: { stage: "config", exitCode: 1 },
   DEMO_UNAVAILABLE: { stage: "config", exitCode: 2 },
+  VAULT_NOT_FOUND: { stage: "vault", exitCode: 1 },
+  VAULT_WRONG_KEY: { stage: "vault", exitCode: 1 },
+  VAULT_TAMPERED: { stage: "vault", exitCode: 1 },
+  VAULT_AUDIT_FAILED: { stage: "vault", exitCode: 1 },
+  VAULT_KEY_EXISTS: { stage: "config", exitCode: 1 },
 } as const satisfies Record<string, { stage: Stage; exitCode: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

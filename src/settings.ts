@@ -3,7 +3,8 @@
 // them against this table.
 import { z } from "zod";
 
-export type Need = "queue" | "database" | "keyring";
+/** "vault": read the optional vault public key (run, drain, check). */
+export type Need = "queue" | "database" | "keyring" | "vault";
 
 /** One setting: its environment variable, its flag (commander's camelCase key), and its rule. */
 export interface Setting {
@@ -192,4 +193,7 @@ export const COMMAND_SETTINGS = {
   migrate: [...DB_SETTINGS, "logLevel"],
   produce: ["queueUrl", "endpointUrl", "region"],
   mask: [],
+  unmask: [...DB_SETTINGS],
+  forget: [...DB_SETTINGS],
+  rekey: [...DB_SETTINGS, "logLevel"],
 } as const satisfies Record<string, readonly SettingName[]>;

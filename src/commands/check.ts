@@ -18,13 +18,19 @@ export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<n
   const config = loadConfig(
     ctx.env,
     flags,
-    new Set(["queue", "database", "keyring"]),
+    new Set(["queue", "database", "keyring", "vault"]),
     COMMAND_SETTINGS.check,
   );
   const lines: Line[] = [
     {
       ok: true,
       text: `configuration valid; keyring primary ${config.keyring?.primary} (${config.keyring?.keys.size} key(s))`,
+    },
+    {
+      ok: true,
+      text: config.vault
+        ? `PII vault on: recovery public key "${config.vault.kid}" well formed (X25519)`
+        : "PII vault off (no PII_VAULT_PUBLIC_KEY_FILE / PII_VAULT_PUBLIC_KEY)",
     },
     ...config.warnings.map((text) => ({ ok: true, warn: true, text })),
   ];

@@ -71,10 +71,13 @@ export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: b
         AWS_REGION: LOCAL_REGION,
         DATABASE_URL: db.databaseUrl,
         PII_KEYRING: keyring,
+        // The vault is on in the demo when the user gives a recovery public key.
+        PII_VAULT_PUBLIC_KEY_FILE: ctx.env.PII_VAULT_PUBLIC_KEY_FILE,
+        PII_VAULT_PUBLIC_KEY: ctx.env.PII_VAULT_PUBLIC_KEY,
         LOGIN_ETL_LOG_LEVEL: "error",
       },
       {},
-      new Set(["queue", "database", "keyring"]),
+      new Set(["queue", "database", "keyring", "vault"]),
     );
     const summary = await drainQueue(ctx, config, { progress: false, sqsCredentials: LOCAL_CREDENTIALS });
     out();

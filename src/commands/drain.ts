@@ -68,7 +68,7 @@ export async function drainCommand(
   const config = loadConfig(
     ctx.env,
     flags,
-    new Set(["queue", "database", "keyring"]),
+    new Set(["queue", "database", "keyring", "vault"]),
     COMMAND_SETTINGS.drain,
   );
   const report = (summary: Summary) =>

@@ -14,7 +14,7 @@ export async function keygenCommand(ctx: CommandContext, kid: string, out?: stri
     print(ctx.stdout, keyring);
     return 0;
   }
-  writeSecretFile(out, `${keyring}\n`, "--out");
+  writeSecretFile(out, `${keyring}\n`, { option: "--out" });
   print(ctx.stderr, `wrote a keyring with key ${kid} to ${out} (mode 600); point PII_KEYRING_FILE at it`);
   return 0;
 }

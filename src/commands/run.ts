@@ -17,7 +17,12 @@ const STARTING = {
 };
 
 export async function runCommand(ctx: CommandContext, flags: Flags): Promise<number> {
-  const config = loadConfig(ctx.env, flags, new Set(["queue", "database", "keyring"]), COMMAND_SETTINGS.run);
+  const config = loadConfig(
+    ctx.env,
+    flags,
+    new Set(["queue", "database", "keyring", "vault"]),
+    COMMAND_SETTINGS.run,
+  );
   const log = createLogger(config.logLevel);
   const metrics = createMetrics();
   const queueUrl = config.queueUrl as string;

@@ -22,6 +22,13 @@ export interface Masker {
   readonly kid: string;
   /** The h1 pseudonym; null when `value` is not a valid value of `field` (validation rules that out first). */
   mask(field: PiiField, value: string): string | null;
+  /** The h1 pseudonym of canonical bytes (§3), e.g. opened from the vault. */
+  maskCanonical(field: PiiField, bytes: Buffer): string;
+}
+
+/** The canonical bytes of §3; null when `value` is not a valid value of `field`. */
+export function canonicalBytes(field: PiiField, value: string): Buffer | null {
+  return field === "ip" ? canonicalIpBytes(value) : canonicalDeviceIdBytes(value);
 }
 
 export function createMasker(keyring: Keyring): Masker {
@@ -33,12 +40,14 @@ export function createMasker(keyring: Keyring): Masker {
     device_id: createSecretKey(deriveFieldKey(master, "device_id")),
   };
   const prefix = `h1.${keyring.primary}.`;
+  const maskCanonical = (field: PiiField, bytes: Buffer) =>
+    prefix + createHmac("sha256", keys[field]).update(bytes).digest("base64url");
   return {
     kid: keyring.primary,
     mask(field, value) {
-      const bytes = field === "ip" ? canonicalIpBytes(value) : canonicalDeviceIdBytes(value);
-      if (!bytes) return null;
-      return prefix + createHmac("sha256", keys[field]).update(bytes).digest("base64url");
+      const bytes = canonicalBytes(field, value);
+      return bytes ? maskCanonical(field, bytes) : null;
     },
+    maskCanonical,
   };
 }

@@ -4,9 +4,12 @@
 // migrations, between COPY and COMMIT, between COMMIT and DeleteMessageBatch,
 // between the DLQ send and the delete. Whatever it hits, every valid message
 // ends up in user_logins exactly once and every malformed one on the DLQ.
+// The PII vault is on (CHAOS_VAULT=0 turns it off): a kill between the rows
+// and their sealed entries must leave both or neither (§3b).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/local/sampleEvents.ts";
 import { type CliResult, lastJsonLine, startCli } from "../helpers/cli.ts";
+import { recoveryKeyFiles } from "../helpers/vault.ts";
 import {
   audit,
   type ChaosStack,
@@ -23,6 +26,7 @@ import {
   startChaosStack,
   waitFor,
 } from "./harness.ts";
+import { auditVault } from "./vaultAudit.ts";
 
 const MESSAGES = 25_000;
 const MALFORMED_RATIO = 0.01;
@@ -33,6 +37,8 @@ const EARLY_KILLS = 3;
 const VISIBILITY_TIMEOUT_S = 2;
 // Printed, so that a failing sequence of kill moments can be replayed.
 const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 2 ** 31);
+const VAULT = process.env.CHAOS_VAULT !== "0";
+const recovery = recoveryKeyFiles("chaos");
 
 let stack: ChaosStack;
 const sent = emptySent();
@@ -59,7 +65,11 @@ async function rows(): Promise<number> {
 describe("crash campaign: drain killed with SIGKILL at random moments", () => {
   it("stores every valid message exactly once and dead-letters every malformed one", async () => {
     const random = seededRandom(SEED);
-    const env = stack.env({ LOGIN_ETL_WAIT_TIME_SECONDS: "1", LOGIN_ETL_LOG_LEVEL: "error" });
+    const env = stack.env({
+      LOGIN_ETL_WAIT_TIME_SECONDS: "1",
+      LOGIN_ETL_LOG_LEVEL: "error",
+      ...(VAULT ? { PII_VAULT_PUBLIC_KEY: recovery.publicJson } : {}),
+    });
     const started = performance.now();
     let midKills = 0;
     let earlyKills = 0;
@@ -131,7 +141,9 @@ describe("crash campaign: drain killed with SIGKILL at random moments", () => {
     }
 
     const result = await audit(stack, sent);
+    const vault = VAULT ? await auditVault(stack.db, recovery.privateFile) : null;
     report("crash campaign", {
+      vault,
       seed: SEED,
       messages: MESSAGES,
       killsSurvived: midKills + earlyKills,
@@ -154,5 +166,10 @@ describe("crash campaign: drain killed with SIGKILL at random moments", () => {
     // Dead letters: each malformed message at least once, nothing else; repeats
     // (a kill between the DLQ send and the delete) are reported, not failed.
     expectExactlyOnce(result, expect);
+    if (vault) {
+      expect(vault.entries).toBeGreaterThan(0);
+      expect(vault.dataKeys).toBeGreaterThanOrEqual(lives > 1 ? 2 : 1);
+      expect(vault).toMatchObject({ rowsWithoutEntry: 0, entriesWithoutRow: 0, sampleMismatches: 0 });
+    }
   });
 });

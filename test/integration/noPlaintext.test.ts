@@ -1,11 +1,14 @@
 // PII never leaks (non-negotiable 4): canary values sent through every path —
 // valid rows, every rejection, and a database failure mid-run — must not show
 // up in logs (at the most verbose level), metrics, dead-letter attributes, or
-// any table.
+// any table — the PII vault's too (sealed values, data keys, audit rows of an
+// unmask and a forget), checked as text and as raw bytes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { canonicalBytes } from "../../src/transform/mask.ts";
 import { eventually } from "../helpers/app.ts";
 import { runCli, startRun } from "../helpers/cli.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
+import { type RecoveryFiles, recoveryKeyFiles } from "../helpers/vault.ts";
 
 const CANARY_IP = "198.51.100.203";
 const CANARY_IP6 = "2001:db8:cafe::beef";
@@ -13,9 +16,20 @@ const CANARY_DEVICE = "canary-dev-31337";
 const CANARIES = [CANARY_IP, CANARY_IP6, "2001:db8:cafe", CANARY_DEVICE, "31337"];
 
 let stack: TestStack;
+let recovery: RecoveryFiles;
+
+/** Buffers (bytea) as their hex and latin1 text, so that raw canonical bytes would show. */
+const asText = (_: string, v: unknown) =>
+  v && typeof v === "object" && (v as { type?: string }).type === "Buffer"
+    ? (() => {
+        const b = Buffer.from((v as { data: number[] }).data);
+        return `${b.toString("hex")} ${b.toString("latin1")}`;
+      })()
+    : v;
 
 beforeAll(async () => {
   stack = await testStack("noplain");
+  recovery = recoveryKeyFiles("rk1");
   await stack.freshQueues();
 });
 afterAll(async () => {
@@ -26,7 +40,11 @@ describe("canary PII", () => {
   it("appears in no log line, metric, dead-letter attribute or table, even across a database failure", async () => {
     await runCli(["migrate"], stack.env());
     const { child, done, base } = await startRun(
-      stack.env({ LOGIN_ETL_LOG_LEVEL: "trace", LOGIN_ETL_WAIT_TIME_SECONDS: "1" }),
+      stack.env({
+        LOGIN_ETL_LOG_LEVEL: "trace",
+        LOGIN_ETL_WAIT_TIME_SECONDS: "1",
+        PII_VAULT_PUBLIC_KEY: recovery.publicJson,
+      }),
     );
     // The table goes away: the valid canaries fail to write and are retried, with warnings logged.
     await stack.query("ALTER TABLE user_logins RENAME TO user_logins_away");
@@ -61,6 +79,24 @@ describe("canary PII", () => {
     const res = await done;
     expect(res.code).toBe(0);
     expect(res.stderr).toMatch(/batch write failed/);
+    // The privacy officer's trail: an unmask (its output is the value, by design) and a forget.
+    const officer = stack.env({
+      LOGIN_ETL_LOG_LEVEL: "trace",
+      PII_VAULT_PRIVATE_KEY_FILE: recovery.privateFile,
+    });
+    const pseudonym = (
+      await runCli(["mask", "--field", "device_id", CANARY_DEVICE], stack.env())
+    ).stdout.trim();
+    const unmask = await runCli(
+      ["unmask", "--field", "device_id", "--reason", "canary check", pseudonym],
+      officer,
+    );
+    expect(unmask.stdout).toBe(`${CANARY_DEVICE}\n`);
+    const forget = await runCli(["forget", "--field", "ip", CANARY_IP6], officer);
+    expect(forget.code).toBe(0);
+    expect((await stack.query("SELECT 1 FROM login_etl_vault_audit")).length).toBe(2);
+    // ip (v4, v6: one forgotten) and device_id: the sealed entries are there to be checked.
+    expect((await stack.query("SELECT 1 FROM login_etl_vault_entries")).length).toBe(2);
     const dead = await stack.receiveAll(stack.dlqUrl);
     expect(dead).toHaveLength(invalid.length);
     const tables = await stack.query<{ name: string }>(
@@ -73,10 +109,19 @@ describe("canary PII", () => {
       stderr: res.stderr,
       metrics,
       "dead-letter attributes": JSON.stringify(dead.map((m) => m.MessageAttributes)),
-      tables: JSON.stringify(rows),
+      tables: JSON.stringify(rows, asText),
+      "unmask and forget stderr": unmask.stderr + forget.stderr,
+      "forget stdout": forget.stdout,
     };
+    // The canonical bytes (§3) the vault seals, as hex: they must not show unsealed either.
+    const canonical = [
+      canonicalBytes("ip", CANARY_IP),
+      canonicalBytes("ip", CANARY_IP6),
+      canonicalBytes("device_id", CANARY_DEVICE),
+    ].map((b) => (b as Buffer).toString("hex"));
     for (const [place, text] of Object.entries(places)) {
-      for (const canary of CANARIES) expect(text.includes(canary), `${canary} in ${place}`).toBe(false);
+      for (const canary of [...CANARIES, ...canonical])
+        expect(text.includes(canary), `${canary} in ${place}`).toBe(false);
     }
   });
 });

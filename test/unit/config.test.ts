@@ -87,6 +87,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       keyring: null,
       warnings: [],
+      vault: null,
     } satisfies Config);
   });
 

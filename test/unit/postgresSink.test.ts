@@ -6,7 +6,7 @@ import { VALID_ROW } from "./fixtures.ts";
 
 const ROW: LoginRow = { ...VALID_ROW, message_id: "m-1", user_id: "u-1" };
 
-const COLUMNS = Object.keys(ROW) as Array<keyof LoginRow>;
+const COLUMNS = Object.keys(ROW) as Array<Exclude<keyof LoginRow, symbol>>;
 
 /** PostgreSQL's reading of COPY text format (the escapes copyPayload may produce). */
 function readCopyText(payload: string): Array<Array<string | null>> {

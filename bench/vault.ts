@@ -1,0 +1,126 @@
+// 6b. The PII vault's CPU cost (user + system time) per message on top of the transform (§3b): the
+// sink's VaultWriter sealing the batch's new pseudonyms (AES-256-GCM under a
+// data key wrapped once with HPKE), with nothing vaulted yet (the worst case:
+// every distinct pseudonym sealed), in batches of the configured size. For
+// comparison, one HPKE single-shot seal per value, which is what sealing each
+// value straight to the recovery key would cost.
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { sampleBodies } from "../src/local/sampleEvents.ts";
+import type { Delivery } from "../src/pipeline/contracts.ts";
+import type { LoginRow } from "../src/transform/toRow.ts";
+import type * as Hpke from "../src/vault/hpke.ts";
+import type * as Keys from "../src/vault/keys.ts";
+import type * as Sealer from "../src/vault/sealer.ts";
+import type * as Writer from "../src/vault/vaultWriter.ts";
+import type { Etl } from "./etl.ts";
+import type { BenchSettings } from "./settings.ts";
+import { type Spread, spread } from "./stats.ts";
+
+export interface VaultResult {
+  /** µs per message for VaultWriter.entriesFor + committed (both fields sealed when new). */
+  readonly vaultUs: Spread;
+  /** Values sealed per message in that run (≤ 2). */
+  readonly sealsPerMessage: number;
+  /** µs for one HPKE single-shot seal (X25519, HKDF-SHA256, AES-256-GCM) of one value. */
+  readonly hpkePerValueUs: Spread;
+}
+
+const EVENTS = 20_000;
+const HPKE_VALUES = 2_000;
+
+async function loadVault(root: string) {
+  const load = async <T>(file: string): Promise<T> =>
+    (await import(pathToFileURL(path.join(root, "src", "vault", file)).href)) as T;
+  try {
+    return {
+      hpke: await load<typeof Hpke>("hpke.ts"),
+      keys: await load<typeof Keys>("keys.ts"),
+      sealer: await load<typeof Sealer>("sealer.ts"),
+      writer: await load<typeof Writer>("vaultWriter.ts"),
+    };
+  } catch {
+    return null; // a checkout without the vault
+  }
+}
+
+/** CPU time (user + system), not wall time: on a shared machine the wall clock also counts waiting. */
+const timeUs = (items: number, work: () => void) => {
+  const started = process.cpuUsage();
+  work();
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / items;
+};
+
+export async function measureVault(
+  etl: Etl,
+  settings: BenchSettings,
+  keyringJson: string,
+  batchSize: number,
+): Promise<VaultResult | null> {
+  const vault = await loadVault(settings.etlRoot);
+  if (!vault) return null;
+  const pair = vault.keys.newRecoveryKeyPair("bench");
+  const pub = vault.keys.parsePublicKey(pair.publicJson);
+  if (!("key" in pub)) throw new Error("bench recovery key did not parse");
+  const config = etl.config.loadConfig({ PII_KEYRING: keyringJson }, {}, new Set(["keyring"]));
+  const transform = etl.app.createTransform(config);
+  const now = Date.now();
+  const rows: LoginRow[] = [];
+  const bodies = sampleBodies({
+    count: EVENTS,
+    malformedRatio: 0,
+    duplicateRatio: settings.duplicateRatio,
+    seed: settings.seed,
+  });
+  for (const body of bodies) {
+    const delivery: Delivery = {
+      messageId: "m",
+      body,
+      bytes: body.length,
+      sentAtMs: now,
+      receiveCount: 1,
+      receivedAtMs: now,
+      handle: "h",
+    };
+    const outcome = transform(delivery);
+    if ("row" in outcome) rows.push(outcome.row);
+  }
+  const batches: LoginRow[][] = [];
+  for (let i = 0; i < rows.length; i += batchSize) batches.push(rows.slice(i, i + batchSize));
+  const sealer = vault.sealer.createSealer(pub.key);
+  let seals = 0;
+  const sealAll = () => {
+    // A fresh writer: nothing vaulted yet, as after a process start.
+    const writer = vault.writer.createVaultWriter(sealer);
+    for (const batch of batches) {
+      const b = writer.entriesFor(batch);
+      seals += b.entries.length;
+      writer.committed(b);
+    }
+  };
+  const values = rows.slice(0, HPKE_VALUES).map((r) => r.masked_ip);
+  const sealEach = () => {
+    for (const v of values)
+      vault.hpke.sealBase(
+        pub.key.publicKey,
+        Buffer.from("login-etl/vault/v1"),
+        Buffer.from(v),
+        Buffer.alloc(16),
+      );
+  };
+  sealAll();
+  sealEach();
+  seals = 0;
+  const vaultUs: number[] = [];
+  const hpkeUs: number[] = [];
+  for (let r = 0; r < settings.repeat; r++) {
+    vaultUs.push(timeUs(rows.length, sealAll));
+    hpkeUs.push(timeUs(values.length, sealEach));
+  }
+  return {
+    vaultUs: spread(vaultUs),
+    sealsPerMessage: seals / (rows.length * settings.repeat),
+    hpkePerValueUs: spread(hpkeUs),
+  };
+}

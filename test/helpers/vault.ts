@@ -1,0 +1,47 @@
+// Recovery keys on disk for the vault tests, and a CLI run with stdin.
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Env } from "../../src/config.ts";
+import { newRecoveryKeyPair } from "../../src/vault/keys.ts";
+import { BIN, type CliResult } from "./cli.ts";
+
+export interface RecoveryFiles {
+  readonly publicJson: string;
+  readonly privateFile: string;
+}
+
+export function recoveryKeyFiles(kid = "rk1"): RecoveryFiles {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "login-etl-vault-"));
+  const { privateJson, publicJson } = newRecoveryKeyPair(kid);
+  const privateFile = path.join(dir, "recovery.json");
+  writeFileSync(privateFile, privateJson, { mode: 0o600 });
+  return { publicJson, privateFile };
+}
+
+/** Runs the binary with `input` on stdin. */
+export function runCliWithInput(args: string[], env: Env, input: string): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  child.stdin.end(input);
+  return new Promise((resolve) => {
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export const keyringOf = (primary: string, ...kids: string[]) =>
+  JSON.stringify({
+    primary,
+    keys: kids.map((kid, i) => ({ kid, key: Buffer.alloc(32, i + 1).toString("base64") })),
+  });
