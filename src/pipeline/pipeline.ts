@@ -69,10 +69,9 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
 
   let graceTimer: NodeJS.Timeout | undefined;
   /** No receive starts from now on; those under way get receiveGraceMs to answer (see `stopping`). */
-  function stopReceiving() {
+  function stopReceiving(graceMs = Math.min(options.receiveGraceMs ?? 1_000, options.shutdownTimeoutMs)) {
     if (stopping) return;
     stopping = true;
-    const graceMs = Math.min(options.receiveGraceMs ?? 1_000, options.shutdownTimeoutMs);
     graceTimer = setTimeout(() => receiving.abort(), graceMs);
     // Finishing what is in hand must not wait forever (a database that is down too).
     armDeadline();
@@ -158,8 +157,11 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         : deliveries;
       if (fresh.length === 0) {
         emptyPollers.add(index);
+        // Not an abort: the other pollers' long polls may already have been answered (an
+        // emulator may even hand new messages to a poll whose connection was dropped), and
+        // aborting would leave those messages invisible. They end within waitTimeSeconds.
         if (options.stopWhenEmpty && emptyPollers.size === options.pollers && ledger.inFlight() === 0)
-          receiving.abort();
+          stopReceiving(options.waitTimeSeconds * 1000 + 1_000);
         wakeup.notify();
         // Short polling (wait time 0) on an empty queue would otherwise spin.
         if (options.waitTimeSeconds === 0) await sleep(200, receiving.signal);

@@ -129,4 +129,4 @@ export async function hasIdempotencyIndex(pool: pg.Pool): Promise<boolean> {
 }
 
 export const IDEMPOTENCY_INDEX_PROBLEM =
-  "user_logins has no valid, non-deferrable UNIQUE index on (message_id) alone, so a redelivered message could be stored twice: create it with `CREATE UNIQUE INDEX CONCURRENTLY user_logins_message_id_key ON user_logins (message_id)` (drop a non-unique, deferrable or invalid index or constraint of that name first)";
+  "user_logins has no valid UNIQUE index on (message_id) alone (immediate, not DEFERRABLE), so a redelivered message could be stored twice: create it with `CREATE UNIQUE INDEX CONCURRENTLY user_logins_message_id_key ON user_logins (message_id)` (drop a non-unique, deferrable or invalid index or constraint of that name first)";

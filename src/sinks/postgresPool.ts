@@ -82,16 +82,18 @@ export function pgError(err: unknown, operation: string): EtlError {
       },
     );
   }
-  // 42xxx (an undefined table or column) and 55000 (ON CONFLICT on a deferrable constraint)
-  // fail the same way on every try: the schema is not what this version writes to.
-  if (/^42/.test(code) || code === "55000") {
+  // 55000 here is ON CONFLICT on a DEFERRABLE constraint, 42P10 an ON CONFLICT that no
+  // unique index matches: the same write fails the same way on every try.
+  if (code === "55000" || code === "42P10") {
     return new EtlError(
       "DB_SCHEMA_MISMATCH",
-      `PostgreSQL ${operation} failed (SQLSTATE ${code}): the table is not what login-etl expects; run \`login-etl check\``,
+      `PostgreSQL ${operation} failed (SQLSTATE ${code}): user_logins needs a non-deferrable unique index on message_id; run \`login-etl check\``,
       { cause: err, context, retryable: false },
     );
   }
-  const ours: ErrorCode = "DB_WRITE_FAILED";
+  // Other 42xxx (a table renamed away, a column missing) are retried: an operator may be
+  // migrating or restoring it, and the messages wait on the queue meanwhile.
+  const ours: ErrorCode = /^42/.test(code) ? "DB_SCHEMA_MISMATCH" : "DB_WRITE_FAILED";
   return new EtlError(ours, `PostgreSQL ${operation} failed (SQLSTATE ${code || "unknown"})`, {
     cause: err,
     context,

@@ -43,5 +43,8 @@ export function runCliWithInput(args: string[], env: Env, input: string): Promis
 export const keyringOf = (primary: string, ...kids: string[]) =>
   JSON.stringify({
     primary,
-    keys: kids.map((kid, i) => ({ kid, key: Buffer.alloc(32, i + 1).toString("base64") })),
+    keys: kids.map((kid, i) => ({
+      kid,
+      key: Buffer.from(Array.from({ length: 32 }, (_, j) => (i * 31 + j * 7 + 1) & 0xff)).toString("base64"),
+    })),
   });
