@@ -45,7 +45,7 @@ export interface Sealer {
 
 interface LiveDataKey {
   readonly wrapped: WrappedDataKey;
-  /** AES-256-GCM under the data key (src/vault/gcm.ts: OpenSSL's output, at half its per-value cost). */
+  /** AES-256-GCM under the data key (node:crypto). */
   readonly gcm: GcmSealer;
   used: number;
 }

@@ -9,7 +9,7 @@ function openssl(key: Buffer, nonce: Buffer, aad: Buffer, pt: Buffer): Buffer {
   return Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
 }
 
-describe("AES-256-GCM on a long-lived ECB cipher with GHASH in JavaScript", () => {
+describe("the vault's AES-256-GCM sealer", () => {
   it("gives OpenSSL's aes-256-gcm output byte for byte on random keys, nonces, aad and plaintexts", () => {
     fc.assert(
       fc.property(
