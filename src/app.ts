@@ -1,7 +1,6 @@
 // Composition root: builds the SQS source, the dead-letter queue, the
 // PostgreSQL sink and the transform from one Config, and hands back a
 // pipeline ready to run. Commands (run, drain, demo) share this one path.
-import type { SQSClient } from "@aws-sdk/client-sqs";
 import type pg from "pg";
 import type { Config } from "./config.ts";
 import { EtlError, isEtlError } from "./errors.ts";
@@ -14,10 +13,11 @@ import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
 import { checkTable, hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, migrate } from "./sinks/migrations.ts";
 import { createPool } from "./sinks/postgresPool.ts";
 import { createPostgresSink } from "./sinks/postgresSink.ts";
-import { createSqsClient } from "./sources/sqsClient.ts";
 import { createSqsDeadLetterQueue } from "./sources/sqsDeadLetterQueue.ts";
 import { describeQueue, pingQueue, type QueueInfo } from "./sources/sqsQueueInfo.ts";
 import { createSqsSource } from "./sources/sqsSource.ts";
+import { createSqsJsonClient } from "./sqs/jsonClient.ts";
+import type { SqsJsonClient } from "./sqs/types.ts";
 import { decodeLoginEvent } from "./transform/loginEvent.ts";
 import { createMasker } from "./transform/mask.ts";
 import { toRow } from "./transform/toRow.ts";
@@ -45,7 +45,7 @@ export interface App {
   readonly queue: QueueInfo;
   readonly dlqUrl: string | null;
   readonly pool: pg.Pool;
-  readonly sqs: SQSClient;
+  readonly sqs: SqsJsonClient;
   /** Readiness checks of both ends, on connections of their own: never a writer's. */
   readonly probes: readonly Probe[];
   close(): Promise<void>;
@@ -84,13 +84,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const { config, log, metrics } = options;
   for (const warning of config.warnings) log.warn({ code: "CONFIG_WARNING" }, warning);
   const queueUrl = config.queueUrl as string;
-  const sqs = createSqsClient({
+  // The lean client (src/sqs/): a third of the AWS SDK's CPU per message; the SDK's own
+  // credential chain still supplies the keys (loaded only when no static keys are given).
+  const sqs = createSqsJsonClient({
     region: config.region,
-    endpointUrl: config.endpointUrl,
-    queueUrls: [queueUrl, ...(config.dlqUrl ? [config.dlqUrl] : [])],
-    log,
+    endpoint: config.endpointUrl,
+    credentials: options.sqsCredentials,
     maxSockets: config.pollers + config.writers * 4 + 8,
-    ...(options.sqsCredentials ? { credentials: options.sqsCredentials } : {}),
   });
   const database = { databaseUrl: config.databaseUrl as string, schema: config.dbSchema };
   const pool = createPool({ ...database, poolSize: config.writers + 1 }, log);

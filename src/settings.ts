@@ -191,7 +191,7 @@ export const COMMAND_SETTINGS = {
   drain: [...SQS_SETTINGS, ...DB_SETTINGS, ...TUNING_SETTINGS],
   check: [...SQS_SETTINGS, ...DB_SETTINGS, "flushIntervalMs"],
   migrate: [...DB_SETTINGS, "logLevel"],
-  produce: ["queueUrl", "endpointUrl", "region"],
+  produce: ["queueUrl", "endpointUrl", "region", "logLevel"],
   mask: [],
   unmask: [...DB_SETTINGS],
   forget: [...DB_SETTINGS],

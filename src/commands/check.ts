@@ -6,8 +6,8 @@ import { EtlError, isEtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
 import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, loadMigrations } from "../sinks/migrations.ts";
 import { createPool, pgError } from "../sinks/postgresPool.ts";
-import { createSqsClient } from "../sources/sqsClient.ts";
 import { describeQueue, pingQueue } from "../sources/sqsQueueInfo.ts";
+import { createSqsJsonClient } from "../sqs/jsonClient.ts";
 import { type CommandContext, print } from "./context.ts";
 
 type Line = { ok: boolean; text: string; warn?: boolean };
@@ -35,13 +35,7 @@ export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<n
     ...config.warnings.map((text) => ({ ok: true, warn: true, text })),
   ];
   const queueUrl = config.queueUrl as string;
-  const sqs = createSqsClient({
-    region: config.region,
-    endpointUrl: config.endpointUrl,
-    queueUrls: [queueUrl, ...(config.dlqUrl ? [config.dlqUrl] : [])],
-    log: createLogger("silent"),
-    maxSockets: 4,
-  });
+  const sqs = createSqsJsonClient({ region: config.region, endpoint: config.endpointUrl, maxSockets: 4 });
   const pool = createPool(
     { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 },
     createLogger("silent"),

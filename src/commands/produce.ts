@@ -41,7 +41,7 @@ export async function produceCommand(
     region: config.region,
     endpointUrl: config.endpointUrl,
     queueUrls: [config.queueUrl as string],
-    log: createLogger("warn"),
+    log: createLogger(config.logLevel),
     maxSockets: concurrency + 2,
   });
   const started = performance.now();

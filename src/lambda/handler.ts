@@ -13,8 +13,8 @@ import { createLogger, type Logger } from "../ops/logger.ts";
 import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM } from "../sinks/migrations.ts";
 import { createPool } from "../sinks/postgresPool.ts";
 import { createPostgresSink } from "../sinks/postgresSink.ts";
-import { createSqsClient } from "../sources/sqsClient.ts";
 import { createSqsDeadLetterQueue } from "../sources/sqsDeadLetterQueue.ts";
+import { createSqsJsonClient } from "../sqs/jsonClient.ts";
 import { processRecords, type RecordDeps } from "./processRecords.ts";
 
 /** The settings the function reads: no queue URL (events come from the mapping), no tuning. */
@@ -52,13 +52,11 @@ async function open(options: HandlerOptions): Promise<Resources> {
     { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 },
     log,
   );
-  const sqs = createSqsClient({
+  const sqs = createSqsJsonClient({
     region: config.region,
-    endpointUrl: config.endpointUrl,
-    queueUrls: config.dlqUrl ? [config.dlqUrl] : [],
-    log,
+    endpoint: config.endpointUrl,
+    credentials: options.sqsCredentials,
     maxSockets: 4,
-    ...(options.sqsCredentials ? { credentials: options.sqsCredentials } : {}),
   });
   const close = async () => {
     sqs.destroy();

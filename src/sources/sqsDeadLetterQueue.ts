@@ -1,13 +1,9 @@
 // Dead letters to an SQS queue: the body byte for byte, with the reason as
 // message attributes (error_code, error_detail; never a value of the body)
 // and the source MessageId, so a repeated dead letter can be recognised.
-import {
-  SendMessageBatchCommand,
-  type SendMessageBatchCommandOutput,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import { isEtlError } from "../errors.ts";
 import type { DeadLetter, DeadLetterQueue, Refusal } from "../pipeline/contracts.ts";
-import { sqsError } from "./sqsClient.ts";
+import type { BatchOutput, SendMessageBatchResultEntry, SqsJsonClient } from "../sqs/types.ts";
 
 const MAX_ENTRIES = 10;
 // SendMessageBatch caps the whole request at 256 KiB; leave room for attributes.
@@ -37,18 +33,18 @@ const DEFAULT_CONCURRENCY = 4;
 const SEND_TIMEOUT_MS = 10_000;
 
 export function createSqsDeadLetterQueue(
-  client: SQSClient,
+  client: SqsJsonClient,
   dlqUrl: string,
   options: { concurrency?: number } = {},
 ): DeadLetterQueue {
   const slots = createSlots(options.concurrency ?? DEFAULT_CONCURRENCY);
 
   async function sendGroup(group: DeadLetter[], signal?: AbortSignal): Promise<Refusal[]> {
-    let res: SendMessageBatchCommandOutput;
+    let res: BatchOutput<SendMessageBatchResultEntry>;
     try {
       res = await slots.run(() =>
-        client.send(
-          new SendMessageBatchCommand({
+        client.sendMessageBatch(
+          {
             QueueUrl: dlqUrl,
             Entries: group.map((l, i) => ({
               Id: String(i),
@@ -59,7 +55,7 @@ export function createSqsDeadLetterQueue(
                 source_message_id: { DataType: "String", StringValue: l.delivery.messageId },
               },
             })),
-          }),
+          },
           {
             abortSignal: signal
               ? AbortSignal.any([signal, AbortSignal.timeout(SEND_TIMEOUT_MS)])
@@ -68,7 +64,8 @@ export function createSqsDeadLetterQueue(
         ),
       );
     } catch (err) {
-      const failure = sqsError(err, "SendMessageBatch", dlqUrl, "dead-lettering");
+      if (!isEtlError(err)) throw err;
+      const failure = err;
       // Only this request's letters: the other groups of the same call stand on their own.
       return group.map((letter) => ({
         letter,

@@ -1,15 +1,9 @@
 // Source over an SQS queue: long polling, ack = DeleteMessageBatch,
-// release = visibility 0, extend = the visibility heartbeat.
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  type Message,
-  type QueueAttributeName,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+// release = visibility 0, extend = the visibility heartbeat. The hot path, so
+// it speaks through the lean client (src/sqs/), whose failures are already
+// EtlErrors of the catalogue.
 import type { Delivery, ReceiveOptions, Source } from "../pipeline/contracts.ts";
-import { sqsError } from "./sqsClient.ts";
+import type { Message, SqsJsonClient } from "../sqs/types.ts";
 
 const SQS_BATCH_MAX = 10;
 
@@ -37,7 +31,7 @@ function toDelivery(m: Message, receivedAtMs: number): Delivery {
 /** Runs a batch call per chunk of 10 and resolves to the items SQS reported as failed. */
 async function perChunk<T>(
   items: readonly T[],
-  call: (entries: T[]) => Promise<{ Failed?: Array<{ Id?: string }> | undefined }>,
+  call: (entries: T[]) => Promise<{ readonly Failed?: ReadonlyArray<{ readonly Id?: string }> | undefined }>,
 ): Promise<T[]> {
   const results = await Promise.all(
     chunk(items, SQS_BATCH_MAX).map(async (entries) => {
@@ -48,58 +42,45 @@ async function perChunk<T>(
   return results.flat();
 }
 
-export function createSqsSource(client: SQSClient, queueUrl: string): Source {
-  const changeVisibility = (deliveries: readonly Delivery[], seconds: number, operation: string) =>
-    perChunk(deliveries, async (entries) => {
-      try {
-        return await client.send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: entries.map((d, i) => ({
-              Id: String(i),
-              ReceiptHandle: d.handle,
-              VisibilityTimeout: seconds,
-            })),
-          }),
-        );
-      } catch (err) {
-        throw sqsError(err, operation, queueUrl, "acking");
-      }
-    });
+export function createSqsSource(client: SqsJsonClient, queueUrl: string): Source {
+  const changeVisibility = (deliveries: readonly Delivery[], seconds: number, operationLabel: string) =>
+    perChunk(deliveries, (entries) =>
+      client.changeMessageVisibilityBatch(
+        {
+          QueueUrl: queueUrl,
+          Entries: entries.map((d, i) => ({
+            Id: String(i),
+            ReceiptHandle: d.handle,
+            VisibilityTimeout: seconds,
+          })),
+        },
+        { operationLabel, stage: "acking" },
+      ),
+    );
 
   return {
     async receive({ maxMessages, waitTimeSeconds, signal }: ReceiveOptions) {
-      try {
-        const res = await client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: maxMessages,
-            WaitTimeSeconds: waitTimeSeconds,
-            MessageSystemAttributeNames: ["SentTimestamp", "ApproximateReceiveCount"],
-            // The older name as well: some emulators (LocalStack < 3.5, ElasticMQ < 1.6.2) know only it.
-            AttributeNames: ["SentTimestamp", "ApproximateReceiveCount"] as unknown as QueueAttributeName[],
-          }),
-          { abortSignal: signal },
-        );
-        const now = Date.now();
-        return (res.Messages ?? []).map((m) => toDelivery(m, now));
-      } catch (err) {
-        throw sqsError(err, "ReceiveMessage", queueUrl);
-      }
+      const res = await client.receiveMessage(
+        {
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: maxMessages,
+          WaitTimeSeconds: waitTimeSeconds,
+          MessageSystemAttributeNames: ["SentTimestamp", "ApproximateReceiveCount"],
+          // The older name as well: some emulators (LocalStack < 3.5, ElasticMQ < 1.6.2) know only it.
+          AttributeNames: ["SentTimestamp", "ApproximateReceiveCount"],
+        },
+        { abortSignal: signal },
+      );
+      const now = Date.now();
+      return (res.Messages ?? []).map((m) => toDelivery(m, now));
     },
     ack: (deliveries) =>
-      perChunk(deliveries, async (entries) => {
-        try {
-          return await client.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: entries.map((d, i) => ({ Id: String(i), ReceiptHandle: d.handle })),
-            }),
-          );
-        } catch (err) {
-          throw sqsError(err, "DeleteMessageBatch", queueUrl, "acking");
-        }
-      }),
+      perChunk(deliveries, (entries) =>
+        client.deleteMessageBatch({
+          QueueUrl: queueUrl,
+          Entries: entries.map((d, i) => ({ Id: String(i), ReceiptHandle: d.handle })),
+        }),
+      ),
     release: (deliveries) => changeVisibility(deliveries, 0, "ChangeMessageVisibilityBatch(release)"),
     extend: (deliveries, seconds) =>
       changeVisibility(deliveries, seconds, "ChangeMessageVisibilityBatch(extend)"),

@@ -321,6 +321,11 @@ export function parseMetrics(text: string): Record<string, number> {
     if (!match) continue;
     const name = match[1] as string;
     out[name] = (out[name] ?? 0) + Number(match[3]);
+    // Also by each label alone: `name|outcome=dead_lettered` sums every series with that label.
+    for (const [, label, value] of (match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)) {
+      const key = `${name}|${label}=${value}`;
+      out[key] = (out[key] ?? 0) + Number(match[3]);
+    }
   }
   return out;
 }

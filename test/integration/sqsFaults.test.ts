@@ -192,13 +192,13 @@ describe("settings that can only loop, and transport security", () => {
   });
 
   it("prints nothing but JSON log lines and its one error line when the SDK has a warning to give", async () => {
-    // Bug: a legacy queue URL form made the SDK console.warn twice per request.
+    // Bug: a legacy queue URL form made the SDK console.warn twice per request. The hot path no
+    // longer uses the SDK; `produce` still does.
     const res = await runCli(
-      ["drain", "--no-progress"],
+      ["produce", "--count", "1"],
       stack.env({
         SQS_ENDPOINT_URL: "",
         SQS_QUEUE_URL: "https://127.0.0.1:9/123456789012/legacy-form",
-        SQS_DLQ_URL: "",
         LOGIN_ETL_LOG_LEVEL: "debug",
       }),
     );
@@ -208,6 +208,7 @@ describe("settings that can only loop, and transport security", () => {
       if (line.startsWith("login-etl: ")) continue;
       expect(() => JSON.parse(line), line).not.toThrow();
     }
+    expect(res.stderr).toContain('"msg":"aws sdk"');
     expect(res.stderr).toContain("differs from SQSClient resolved endpoint");
   });
 });
