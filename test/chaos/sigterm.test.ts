@@ -122,13 +122,15 @@ describe("SIGTERM under load", () => {
   it("releases what it holds at the deadline and exits 1 when PostgreSQL is down, and loses nothing", async () => {
     const shutdownTimeoutMs = 3_000;
     await sendSynthetic(stack, sent, { count: 3_000, malformedRatio: 0.01, seed: 3001 });
-    const total = sent.valid.size + sent.malformed.size;
     const svc = await startService(stack, {
       LOGIN_ETL_LOG_LEVEL: "info",
       LOGIN_ETL_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
     });
     await waitForRows(stack, "rows before the outage", 500, 60_000, 20);
     await stack.postgres.pause();
+    // More arrive while the database is down, so there is work in hand however fast the first went.
+    await sendSynthetic(stack, sent, { count: 1_000, malformedRatio: 0.01, seed: 3002 });
+    const total = sent.valid.size + sent.malformed.size;
     try {
       const held = await waitFor(
         "messages held while PostgreSQL is down",
