@@ -43,19 +43,15 @@ export async function rekeyCommand(ctx: CommandContext, flags: Flags): Promise<n
   const user = osUser(ctx.env);
   const totals = { entries: 0, rows: 0 } as Record<"entries" | "rows", number>;
   const left: Record<PiiField, number> = { ip: 0, device_id: 0 };
-  try {
-    await withClient(pool, "rekey audit", (client) =>
+  /** One audit row for the run as a whole (its start and its end). */
+  const audit = (outcome: string) =>
+    withClient(pool, "rekey audit", (client) =>
       writeAudit(client, [
-        {
-          osUser: user,
-          action: "rekey",
-          field: null,
-          pseudonym: null,
-          reason: null,
-          outcome: `started: to ${keyring.primary}`,
-        },
+        { osUser: user, action: "rekey", field: null, pseudonym: null, reason: null, outcome },
       ]),
     );
+  try {
+    await audit(`started: to ${keyring.primary}`);
     for (const field of PII_FIELDS) {
       for (;;) {
         const moved = await withClient(pool, "rekey batch", async (client) => {
@@ -117,17 +113,8 @@ export async function rekeyCommand(ctx: CommandContext, flags: Flags): Promise<n
       rows_left_ip: left.ip,
       rows_left_device_id: left.device_id,
     };
-    await withClient(pool, "rekey audit", (client) =>
-      writeAudit(client, [
-        {
-          osUser: user,
-          action: "rekey",
-          field: null,
-          pseudonym: null,
-          reason: null,
-          outcome: `done: ${totals.entries} entries, ${totals.rows} rows; left ${left.ip} ip, ${left.device_id} device_id`,
-        },
-      ]),
+    await audit(
+      `done: ${totals.entries} entries, ${totals.rows} rows; left ${left.ip} ip, ${left.device_id} device_id`,
     );
     if (flags.json) print(ctx.stdout, JSON.stringify(summary));
     else {

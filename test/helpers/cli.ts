@@ -20,16 +20,8 @@ export interface Launcher {
   readonly cwd?: string;
 }
 
-export function startCli(
-  args: string[],
-  env: Env,
-  launcher: Launcher = { command: process.execPath, args: [BIN] },
-): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(launcher.command, [...launcher.args, ...args], {
-    env: env as NodeJS.ProcessEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-    ...(launcher.cwd ? { cwd: launcher.cwd } : {}),
-  });
+/** What a child process printed and how it ended; rejects only when it could not be started. */
+export function captured(child: ChildProcess): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (d) => {
@@ -38,10 +30,25 @@ export function startCli(
   child.stderr?.on("data", (d) => {
     stderr += d;
   });
-  const done = new Promise<CliResult>((resolve) => {
+  return new Promise<CliResult>((resolve, reject) => {
+    child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
-  return { child, done };
+}
+
+export function startCli(
+  args: string[],
+  env: Env,
+  launcher: Launcher = { command: process.execPath, args: [BIN] },
+  input?: string,
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(launcher.command, [...launcher.args, ...args], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    ...(launcher.cwd ? { cwd: launcher.cwd } : {}),
+  });
+  if (input !== undefined) child.stdin?.end(input);
+  return { child, done: captured(child) };
 }
 
 export function runCli(args: string[], env: Env, timeoutMs = 60_000): Promise<CliResult> {

@@ -1,11 +1,10 @@
 // Recovery keys on disk for the vault tests, and a CLI run with stdin.
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Env } from "../../src/config.ts";
 import { newRecoveryKeyPair } from "../../src/vault/keys.ts";
-import { BIN, type CliResult } from "./cli.ts";
+import { type CliResult, startCli } from "./cli.ts";
 
 export interface RecoveryFiles {
   readonly publicJson: string;
@@ -22,22 +21,7 @@ export function recoveryKeyFiles(kid = "rk1"): RecoveryFiles {
 
 /** Runs the binary with `input` on stdin. */
 export function runCliWithInput(args: string[], env: Env, input: string): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: env as NodeJS.ProcessEnv,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  child.stdin.end(input);
-  return new Promise((resolve) => {
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  return startCli(args, env, undefined, input).done;
 }
 
 export const keyringOf = (primary: string, ...kids: string[]) =>

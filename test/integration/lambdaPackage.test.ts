@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageLambda } from "../../deploy/lambda/package.ts";
 import { migrate } from "../../src/sinks/migrations.ts";
+import { captured } from "../helpers/cli.ts";
 import { receiveEvent } from "../helpers/lambdaEvent.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
 
@@ -44,15 +45,7 @@ function invokeBuilt(
     stdio: ["pipe", "pipe", "pipe"],
   });
   child.stdin.end(JSON.stringify(event));
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out, err })));
+  return captured(child).then(({ code, stdout, stderr }) => ({ code, out: stdout, err: stderr }));
 }
 
 describe("npm run package:lambda", () => {

@@ -1,5 +1,6 @@
 // Runs a build or install step (npm, sh) and fails with its output when it fails.
 import { spawn } from "node:child_process";
+import { captured } from "../helpers/cli.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -8,24 +9,14 @@ export function exec(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd ?? ROOT,
-      env: options.env ?? process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d) => {
-      output += d;
-    });
-    child.stderr.on("data", (d) => {
-      output += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0
-        ? resolve(output)
-        : reject(new Error(`${command} ${args.join(" ")} exited ${code}:\n${output.slice(-3000)}`)),
-    );
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return captured(child).then(({ code, stdout, stderr }) => {
+    const output = stdout + stderr;
+    if (code === 0) return output;
+    throw new Error(`${command} ${args.join(" ")} exited ${code}:\n${output.slice(-3000)}`);
   });
 }

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, STACK_TRACE } from "../helpers/cli.ts";
+import { captured, runCli, STACK_TRACE } from "../helpers/cli.ts";
 import { freshQueuesWithRedrive } from "../helpers/redrive.ts";
 import { TEST_KEYRING, type TestStack, testStack } from "../helpers/stack.ts";
 import { exec, ROOT } from "./exec.ts";
@@ -42,22 +42,11 @@ async function installNode(version: string): Promise<string> {
 
 /** Runs the installed `login-etl` by its shebang, with only `nodeDir` and the system directories on PATH. */
 function installedCli(nodeDir: string, args: string[], env: Record<string, string | undefined> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(installed, args, {
-      env: { ...env, PATH: `${nodeDir}:/usr/bin:/bin` },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  const child = spawn(installed, args, {
+    env: { ...env, PATH: `${nodeDir}:/usr/bin:/bin` },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  return captured(child);
 }
 
 beforeAll(async () => {
