@@ -18,9 +18,7 @@ import { describeQueue, pingQueue, type QueueInfo } from "./sources/sqsQueueInfo
 import { createSqsSource } from "./sources/sqsSource.ts";
 import { createSqsJsonClient } from "./sqs/jsonClient.ts";
 import type { SqsJsonClient } from "./sqs/types.ts";
-import { decodeLoginEvent } from "./transform/loginEvent.ts";
-import { createMasker } from "./transform/mask.ts";
-import { toRow } from "./transform/toRow.ts";
+import { createLoginTransform } from "./transform/transform.ts";
 import { createSealer } from "./vault/sealer.ts";
 import { createVaultWriter } from "./vault/vaultWriter.ts";
 
@@ -53,12 +51,7 @@ export interface App {
 
 export function createTransform(config: Config): (delivery: Delivery) => Outcome {
   if (!config.keyring) throw new EtlError("CONFIG_INVALID", "PII_KEYRING or PII_KEYRING_FILE: required");
-  const masker = createMasker(config.keyring);
-  return (delivery) => {
-    const decoded = decodeLoginEvent(delivery.body);
-    if ("rejection" in decoded) return decoded;
-    return { row: toRow(decoded.event, delivery.messageId, delivery.sentAtMs, masker) };
-  };
+  return createLoginTransform(config.keyring);
 }
 
 /** One start-up step; with waitForDependencies, retried with back-off while the failure is retryable. */

@@ -1,6 +1,6 @@
 // One valid event → one user_logins row (§4). Pure: the masker is injected.
-import type { LoginEvent } from "./loginEvent.ts";
-import { canonicalBytes, type Masker, type PiiField } from "./mask.ts";
+import type { ValidEvent } from "./loginEvent.ts";
+import type { Masker, PiiField } from "./mask.ts";
 
 /**
  * The canonical bytes (§3) of a row's ip and device_id, for the vault to seal
@@ -35,25 +35,30 @@ export function appVersionNumber(text: string): number | null {
   return value;
 }
 
+const DAY_MS = 86_400_000;
+let cachedDay = { startMs: 0, endMs: 0, text: "" };
+
+/** The UTC date of `epochMs`; the day's text is kept, since nearly every message of a batch shares it. */
 export function utcDate(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(0, 10);
+  if (epochMs >= cachedDay.startMs && epochMs < cachedDay.endMs) return cachedDay.text;
+  const startMs = Math.floor(epochMs / DAY_MS) * DAY_MS;
+  cachedDay = { startMs, endMs: startMs + DAY_MS, text: new Date(epochMs).toISOString().slice(0, 10) };
+  return cachedDay.text;
 }
 
-export function toRow(event: LoginEvent, messageId: string, sentAtMs: number, masker: Masker): LoginRow {
-  const ip = canonicalBytes("ip", event.ip);
-  const deviceId = canonicalBytes("device_id", event.device_id);
-  // Validation has already established both are maskable.
-  if (ip === null || deviceId === null) throw new Error("toRow called with an unvalidated event");
+/** The row of a validated event: validation already parsed what masking needs (parse once). */
+export function toRow(valid: ValidEvent, messageId: string, sentAtMs: number, masker: Masker): LoginRow {
+  const { event, canonical } = valid;
   return {
     message_id: messageId,
     user_id: event.user_id,
     device_type: event.device_type,
-    masked_ip: masker.maskCanonical("ip", ip),
-    masked_device_id: masker.maskCanonical("device_id", deviceId),
+    masked_ip: masker.maskCanonical("ip", canonical.ip),
+    masked_device_id: masker.maskCanonical("device_id", canonical.device_id),
     locale: event.locale,
     app_version: appVersionNumber(event.app_version),
     app_version_text: event.app_version,
     create_date: utcDate(sentAtMs),
-    [PII_CANONICAL]: { ip, device_id: deviceId },
+    [PII_CANONICAL]: canonical,
   };
 }

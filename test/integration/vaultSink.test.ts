@@ -14,6 +14,7 @@ import { createSealer } from "../../src/vault/sealer.ts";
 import { createVaultWriter } from "../../src/vault/vaultWriter.ts";
 import { TEST_KEYRING, type TestStack, testStack } from "../helpers/stack.ts";
 import { recoveryKeyFiles } from "../helpers/vault.ts";
+import { validated } from "../unit/fixtures.ts";
 
 let stack: TestStack;
 let pool: ReturnType<typeof createPool>;
@@ -37,7 +38,7 @@ function rows(ids: string[], ip: (i: number) => string): LoginRow[] {
   const masker = createMasker(parsed.keyring);
   const event = { user_id: "u", device_type: "ios", locale: null, app_version: "1.0" };
   return ids.map((id, i) =>
-    toRow({ ...event, ip: ip(i), device_id: `sink-dev-${i % 2}` }, id, Date.now(), masker),
+    toRow(validated({ ...event, ip: ip(i), device_id: `sink-dev-${i % 2}` }), id, Date.now(), masker),
   );
 }
 

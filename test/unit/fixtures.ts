@@ -1,6 +1,7 @@
 // Shared test data for the unit tests: the h1 test-vector keyring (DESIGN §3)
 // and one valid login event (DESIGN §1) with the row it becomes.
 import { type Keyring, parseKeyring } from "../../src/transform/keyring.ts";
+import { decodeLoginEvent, type ValidEvent } from "../../src/transform/loginEvent.ts";
 import type { LoginRow } from "../../src/transform/toRow.ts";
 
 /** Master key bytes 00..1f: the key of the h1 test vectors. */
@@ -55,3 +56,10 @@ export const VALID_ROW: LoginRow = {
 
 /** The h1 pseudonym format (DESIGN §3). */
 export const H1 = /^h1\.[a-z0-9-]{1,16}\.[A-Za-z0-9_-]{43}$/;
+
+/** An event as validation returns it (with its canonical bytes), from its fields; throws if invalid. */
+export function validated(fields: Record<string, unknown>): ValidEvent {
+  const decoded = decodeLoginEvent(JSON.stringify(fields));
+  if ("rejection" in decoded) throw new Error(`test event rejected: ${decoded.rejection.detail}`);
+  return decoded;
+}

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { LoginEvent } from "../../src/transform/loginEvent.ts";
 import { canonicalBytes, createMasker } from "../../src/transform/mask.ts";
 import { appVersionNumber, PII_CANONICAL, toRow, utcDate } from "../../src/transform/toRow.ts";
-import { VALID_EVENT, VALID_ROW, vectorKeyring } from "./fixtures.ts";
+import { VALID_EVENT, VALID_ROW, validated, vectorKeyring } from "./fixtures.ts";
 
 describe("appVersionNumber", () => {
   it.each([
@@ -45,7 +44,7 @@ describe("toRow", () => {
   const sentAt = Date.UTC(2024, 4, 17, 23, 30);
 
   it("maps a valid event to a user_logins row with masked ip and device_id", () => {
-    expect(toRow(VALID_EVENT, "msg-1", sentAt, masker)).toEqual({
+    expect(toRow(validated(VALID_EVENT), "msg-1", sentAt, masker)).toEqual({
       ...VALID_ROW,
       // For the vault (§3b), under a symbol key that JSON and logs never see.
       [PII_CANONICAL]: {
@@ -56,26 +55,33 @@ describe("toRow", () => {
   });
 
   it("keeps a null locale null and the app_version text exactly as received", () => {
-    const row = toRow({ ...VALID_EVENT, locale: null, app_version: "2.00" }, "m", sentAt, masker);
+    const row = toRow(validated({ ...VALID_EVENT, locale: null, app_version: "2.00" }), "m", sentAt, masker);
     expect(row.locale).toBeNull();
     expect(row.app_version).toBe(20000);
     expect(row.app_version_text).toBe("2.00");
   });
 
   it("stores a null app_version with the text when a part is over 99", () => {
-    const row = toRow({ ...VALID_EVENT, app_version: "1.100" }, "m", sentAt, masker);
+    const row = toRow(validated({ ...VALID_EVENT, app_version: "1.100" }), "m", sentAt, masker);
     expect(row.app_version).toBeNull();
     expect(row.app_version_text).toBe("1.100");
   });
 
   it("never stores the raw ip or device_id", () => {
-    const row = toRow(VALID_EVENT, "m", sentAt, masker);
+    const row = toRow(validated(VALID_EVENT), "m", sentAt, masker);
     expect(JSON.stringify(row)).not.toContain(VALID_EVENT.ip);
     expect(JSON.stringify(row)).not.toContain(VALID_EVENT.device_id);
   });
 
-  it("refuses an event that validation would have rejected", () => {
-    const bad: LoginEvent = { ...VALID_EVENT, ip: "not-an-ip" };
-    expect(() => toRow(bad, "m", sentAt, masker)).toThrow(/unvalidated/);
+  it("masks the canonical bytes validation parsed, so every spelling of one address and device gives one row value", () => {
+    const spelled = toRow(
+      validated({ ...VALID_EVENT, ip: " ::ffff:199.172.111.135 ", device_id: " 593-47-5928\n" }),
+      "m",
+      sentAt,
+      masker,
+    );
+    const plain = toRow(validated(VALID_EVENT), "m", sentAt, masker);
+    expect(spelled.masked_ip).toBe(plain.masked_ip);
+    expect(spelled.masked_device_id).toBe(plain.masked_device_id);
   });
 });

@@ -6,7 +6,7 @@ import { createOpener, VaultOpenError } from "../../src/vault/opener.ts";
 import { renderIp } from "../../src/vault/render.ts";
 import { createSealer } from "../../src/vault/sealer.ts";
 import { createVaultWriter } from "../../src/vault/vaultWriter.ts";
-import { VALID_EVENT, vectorKeyring } from "./fixtures.ts";
+import { VALID_EVENT, validated, vectorKeyring } from "./fixtures.ts";
 
 function keyPair(kid = "r1") {
   const { privateJson, publicJson } = newRecoveryKeyPair(kid);
@@ -122,7 +122,7 @@ describe("sealing and opening", () => {
 describe("the vault writer", () => {
   const masker = createMasker(vectorKeyring());
   const row = (ip: string, deviceId: string, id: string) =>
-    toRow({ ...VALID_EVENT, ip, device_id: deviceId }, id, Date.UTC(2024, 4, 17), masker);
+    toRow(validated({ ...VALID_EVENT, ip, device_id: deviceId }), id, Date.UTC(2024, 4, 17), masker);
 
   it("seals one entry per distinct pseudonym of a batch, and none for pseudonyms already committed", () => {
     const writer = createVaultWriter(createSealer(keyPair().pub));
