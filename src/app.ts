@@ -1,7 +1,6 @@
 // Composition root: builds the SQS source, the dead-letter queue, the
 // PostgreSQL sink and the transform from one Config, and hands back a
 // pipeline ready to run. Commands (run, drain, demo) share this one path.
-import type pg from "pg";
 import type { Config } from "./config.ts";
 import { EtlError, isEtlError } from "./errors.ts";
 import type { Probe } from "./ops/httpServer.ts";
@@ -10,14 +9,13 @@ import type { Metrics } from "./ops/metrics.ts";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./pipeline/backoff.ts";
 import type { Delivery, Outcome } from "./pipeline/contracts.ts";
 import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
-import { checkTable, hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, migrate } from "./sinks/migrations.ts";
+import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, migrate } from "./sinks/migrations.ts";
 import { createPool } from "./sinks/postgresPool.ts";
 import { createPostgresSink } from "./sinks/postgresSink.ts";
 import { createSqsDeadLetterQueue } from "./sources/sqsDeadLetterQueue.ts";
-import { describeQueue, pingQueue, type QueueInfo } from "./sources/sqsQueueInfo.ts";
+import { describeQueue, type QueueInfo } from "./sources/sqsQueueInfo.ts";
 import { createSqsSource } from "./sources/sqsSource.ts";
 import { createSqsJsonClient } from "./sqs/jsonClient.ts";
-import type { SqsJsonClient } from "./sqs/types.ts";
 import { createLoginTransform } from "./transform/transform.ts";
 import { createSealer } from "./vault/sealer.ts";
 import { createVaultWriter } from "./vault/vaultWriter.ts";
@@ -42,8 +40,6 @@ export interface App {
   readonly pipeline: Pipeline;
   readonly queue: QueueInfo;
   readonly dlqUrl: string | null;
-  readonly pool: pg.Pool;
-  readonly sqs: SqsJsonClient;
   /** Readiness checks of both ends, on connections of their own: never a writer's. */
   readonly probes: readonly Probe[];
   close(): Promise<void>;
@@ -90,9 +86,17 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Probes get a connection of their own, so a flood of them never queues behind (or
   // ahead of) a batch write.
   const probePool = createPool({ ...database, poolSize: 1 }, log);
+  const source = createSqsSource(sqs, queueUrl);
+  // §3b: with a recovery public key, each batch seals its new pseudonyms' values (fresh data key per start).
+  const sink = createPostgresSink(
+    pool,
+    config.vault ? createVaultWriter(createSealer(config.vault)) : undefined,
+    probePool,
+  );
+  // Each end answers for its own health.
   const probes: Probe[] = [
-    { name: "postgres", check: () => checkTable(probePool) },
-    { name: "sqs", check: () => pingQueue(sqs, queueUrl) },
+    { name: "postgres", check: () => sink.healthcheck() },
+    { name: "sqs", check: () => source.healthcheck() },
   ];
   const close = async () => {
     sqs.destroy();
@@ -123,12 +127,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
     const pipeline = createPipeline(
       {
-        source: createSqsSource(sqs, queueUrl),
-        // §3b: with a recovery public key, each batch seals its new pseudonyms' values (fresh data key per start).
-        sink: createPostgresSink(
-          pool,
-          config.vault ? createVaultWriter(createSealer(config.vault)) : undefined,
-        ),
+        source,
+        sink,
         deadLetters: dlqUrl ? createSqsDeadLetterQueue(sqs, dlqUrl) : null,
         transform: createTransform(config),
         metrics,
@@ -150,7 +150,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         maxHoldSeconds: config.maxHoldSeconds,
       },
     );
-    return { pipeline, queue, dlqUrl, pool, sqs, probes, close };
+    return { pipeline, queue, dlqUrl, probes, close };
   } catch (err) {
     await close();
     throw err;

@@ -36,6 +36,8 @@ export interface Source {
   release(deliveries: readonly Delivery[]): Promise<Delivery[]>;
   /** Keeps them invisible for `seconds` more (visibility heartbeat). */
   extend(deliveries: readonly Delivery[], seconds: number): Promise<Delivery[]>;
+  /** Resolves when the queue answers with our credentials (readiness); cheap, no message touched. */
+  healthcheck(): Promise<void>;
 }
 
 export interface DeadLetter {
@@ -71,6 +73,8 @@ export interface WriteResult {
 export interface Sink {
   /** Writes all rows in one transaction, idempotently by message_id; throws if nothing was committed. */
   write(rows: readonly LoginRow[]): Promise<WriteResult>;
+  /** Resolves when the table answers a read (readiness), on a connection of its own, never a writer's. */
+  healthcheck(): Promise<void>;
 }
 
 export type Outcome = { readonly row: LoginRow } | { readonly rejection: Rejection };

@@ -104,11 +104,6 @@ export async function migrate(
   });
 }
 
-/** What readiness asks of the database: the table answers a read. */
-export async function checkTable(pool: pg.Pool): Promise<void> {
-  await withClient(pool, "readiness", (client) => client.query("SELECT 1 FROM user_logins LIMIT 1"));
-}
-
 /**
  * Idempotency rests on a valid, unique, immediate (not DEFERRABLE: ON CONFLICT
  * cannot use a deferrable one), non-partial index on message_id alone.

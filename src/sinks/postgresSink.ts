@@ -97,8 +97,19 @@ async function writeWithVault(client: pg.PoolClient, rows: readonly LoginRow[], 
   });
 }
 
-export function createPostgresSink(pool: pg.Pool, vault?: VaultWriter): Sink & { close(): Promise<void> } {
+/**
+ * `probePool` serves the healthcheck, so that readiness probes never wait for (or hold) a
+ * writer's connection; the writers' pool by default.
+ */
+export function createPostgresSink(
+  pool: pg.Pool,
+  vault?: VaultWriter,
+  probePool: pg.Pool = pool,
+): Sink & { close(): Promise<void> } {
   return {
+    async healthcheck() {
+      await withClient(probePool, "readiness", (client) => client.query("SELECT 1 FROM user_logins LIMIT 1"));
+    },
     async write(rows): Promise<WriteResult> {
       if (rows.length === 0) return { inserted: 0, duplicates: 0 };
       const batch = vault?.entriesFor(rows);

@@ -4,6 +4,7 @@
 // EtlErrors of the catalogue.
 import type { Delivery, ReceiveOptions, Source } from "../pipeline/contracts.ts";
 import type { Message, SqsJsonClient } from "../sqs/types.ts";
+import { pingQueue } from "./sqsQueueInfo.ts";
 
 const SQS_BATCH_MAX = 10;
 
@@ -84,5 +85,6 @@ export function createSqsSource(client: SqsJsonClient, queueUrl: string): Source
     release: (deliveries) => changeVisibility(deliveries, 0, "ChangeMessageVisibilityBatch(release)"),
     extend: (deliveries, seconds) =>
       changeVisibility(deliveries, seconds, "ChangeMessageVisibilityBatch(extend)"),
+    healthcheck: () => pingQueue(client, queueUrl),
   };
 }

@@ -151,6 +151,7 @@ export function createFakeSource(options: FakeSourceOptions) {
       }
       return [];
     },
+    healthcheck: async () => {},
     async extend(deliveries, seconds) {
       const atMs = Date.now();
       for (const d of deliveries) {
@@ -232,6 +233,7 @@ export function createFakeSink(options: FakeSinkOptions) {
   let gate: { promise: Promise<void>; open: () => void } | null = null;
 
   const sink: Sink = {
+    healthcheck: async () => {},
     async write(rows): Promise<WriteResult> {
       attempts.push({ ids: rows.map((r) => r.message_id), atMs: Date.now() });
       await roundTrip();

@@ -41,6 +41,7 @@ const valid = (id: string) => record(id, JSON.stringify(VALID_EVENT));
 function fakeSink(options: { refuse?: string; down?: boolean } = {}) {
   const stored = new Map<string, LoginRow>();
   const sink: Sink = {
+    healthcheck: async () => {},
     async write(rows) {
       if (options.down) throw new EtlError("DB_UNREACHABLE", "cannot reach PostgreSQL");
       if (rows.some((r) => r.message_id === options.refuse))
