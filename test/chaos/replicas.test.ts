@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/local/sampleEvents.ts";
+import type { Summary } from "../../src/pipeline/contracts.ts";
 import {
   audit,
   type ChaosStack,
@@ -48,14 +49,10 @@ afterAll(async () => {
   await stack?.close();
 });
 
-interface Stopped {
-  received: number;
-  inserted: number;
-  duplicates: number;
-  rejected: number;
-  left_on_queue: number;
-  released: number;
-}
+type Stopped = Pick<
+  Summary,
+  "received" | "inserted" | "duplicates" | "rejected" | "left_on_queue" | "released"
+>;
 
 /** The "stopped" summary a replica logs on a graceful exit. */
 function stoppedSummary(svc: Service): Stopped {
@@ -91,12 +88,13 @@ async function settled(replicas: Service[], validCount: number): Promise<void> {
 describe("four replicas on one queue", () => {
   it("lose and double nothing through SIGKILLs and a rolling restart, and each graceful stop accounts for what it received", async () => {
     const sent: Sent = emptySent();
-    // Half now, half just before the rolling restart: both kinds of stop meet replicas at work.
-    await sendSynthetic(stack, sent, { count: MESSAGES / 2, malformedRatio: 0.01, seed: SEED });
     const random = seededRandom(SEED);
     const replicas = await Promise.all(
       Array.from({ length: REPLICAS }, () => startService(stack, SERVICE_ENV)),
     );
+    // Half arrives while replicas are being killed, half just before the rolling restart:
+    // both kinds of stop meet replicas at work.
+    const sending = sendSynthetic(stack, sent, { count: MESSAGES / 2, malformedRatio: 0.01, seed: SEED });
     const graceful: Stopped[] = [];
     let kills = 0;
     let killedMidWork = 0;
@@ -110,6 +108,7 @@ describe("four replicas on one queue", () => {
       await victim.done;
       replicas[index] = await startService(stack, SERVICE_ENV);
     }
+    await sending;
     await sendSynthetic(stack, sent, { count: MESSAGES / 2, malformedRatio: 0.01, seed: SEED + 1 });
     // A rolling restart, as a new version rolls out: each replica SIGTERMed in turn, then replaced.
     let rollingShutdownMs = 0;

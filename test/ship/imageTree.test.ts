@@ -21,7 +21,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/local/embeddedPostgres.ts";
 import { eventually } from "../helpers/app.ts";
-import { runCli } from "../helpers/cli.ts";
+import { captured, runCli } from "../helpers/cli.ts";
 import { freshQueuesWithRedrive } from "../helpers/redrive.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
 import { execForm, type Instruction, parseDockerfile } from "./dockerfile.ts";
@@ -97,19 +97,7 @@ async function containerProcess(child: ChildProcess): Promise<number> {
   return pid as number;
 }
 
-function outcome(child: ChildProcess) {
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  return new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
-    (resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-}
+const outcome = captured;
 
 function* walk(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
