@@ -158,7 +158,7 @@ export const DEFAULTS: { [K in SettingName]?: string } = {
   batchSize: "1000",
   flushIntervalMs: "250",
   maxInFlight: "2000",
-  maxInFlightBytes: "16MiB",
+  maxInFlightBytes: "8MiB",
   writers: "2",
   shutdownTimeoutMs: "25000",
   maxHoldSeconds: "900",

@@ -108,8 +108,21 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     }
   }
 
-  // Bytes are checked before a receive and not reserved: a receive may overshoot the byte
-  // bound by at most pollers × receiveMax bodies (256 KiB each at most on SQS).
+  // Bytes are checked before a receive and not reserved: with receiveSize below, a receive
+  // overshoots the byte bound by about one body per poller.
+  /** A running average of body sizes, in UTF-16 units (0 until the first delivery). */
+  let averageBytes = 0;
+  /**
+   * How many messages one receive asks for: all receiveMax while bodies are small, fewer as the
+   * byte budget fills with large ones, so that a receive overshoots the budget by about one body
+   * rather than receiveMax of them (10 × 256 KiB per poller).
+   */
+  const receiveSize = () => {
+    if (averageBytes === 0) return options.receiveMax;
+    const room = options.maxInFlightBytes - ledger.inFlightBytes();
+    return Math.max(1, Math.min(options.receiveMax, Math.floor(room / averageBytes)));
+  };
+
   const hasRoom = () =>
     ledger.inFlight() + reserved + settler.acking() + options.receiveMax <= options.maxInFlight &&
     ledger.inFlightBytes() < options.maxInFlightBytes;
@@ -127,7 +140,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       reserved += options.receiveMax;
       try {
         deliveries = await source.receive({
-          maxMessages: options.receiveMax,
+          maxMessages: receiveSize(),
           waitTimeSeconds: options.waitTimeSeconds,
           signal: receiving.signal,
         });
@@ -168,6 +181,8 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         continue;
       }
       emptyPollers.delete(index);
+      for (const d of fresh)
+        averageBytes = averageBytes === 0 ? d.bytes : averageBytes + (d.bytes - averageBytes) / 8;
       const receivedAtMs = Date.now();
       const broken: Delivery[] = [];
       for (const delivery of fresh) {

@@ -76,7 +76,7 @@ describe("loadConfig", () => {
       batchSize: 1000,
       flushIntervalMs: 250,
       maxInFlight: 2000,
-      maxInFlightBytes: 16 * 1024 * 1024,
+      maxInFlightBytes: 8 * 1024 * 1024,
       writers: 2,
       waitTimeSeconds: null,
       shutdownTimeoutMs: 25000,

@@ -458,6 +458,32 @@ describe("pipeline: a dead-letter queue that is down", () => {
 });
 
 describe("pipeline: memory", () => {
+  it("asks for fewer messages per receive as large bodies fill the byte budget", async () => {
+    const big = JSON.stringify({ pad: "x".repeat(100_000) }); // about 100 KB each
+    const h = harness({
+      maxInFlight: 1_000,
+      maxInFlightBytes: 300_000,
+      receiveMax: 10,
+      deadLetterAttempts: 100_000,
+      stopWhenEmpty: false,
+    });
+    h.dlq.throwWith(new EtlError("SQS_UNREACHABLE", "down (test)"));
+    h.source.send(big);
+    const done = h.run();
+    await waitFor("the first body received", () => h.source.received() === 1);
+    for (let i = 0; i < 20; i++) h.source.send(big);
+    // Room for just under two more of this size: receives of 1 (then of 1 again as the room
+    // shrinks), never of 10, and then nothing: the budget is overshot by less than one body.
+    await waitFor("the budget filled", () => h.source.received() === 3);
+    const calls = h.source.receiveCalls();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.source.receiveCalls()).toBe(calls);
+    expect(h.source.receiveSizes.filter((n) => n > 0)).toEqual([1, 1, 1]);
+    h.dlq.throwWith(null);
+    h.stop.abort();
+    await done.catch(() => {});
+  });
+
   it("stops receiving at the in-flight byte budget, well before the count bound, and drops a row's body once transformed", async () => {
     const big = JSON.stringify({ pad: "x".repeat(100_000) }); // rejected: body_too_large, 100 KB
     const h = harness({
