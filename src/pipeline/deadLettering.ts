@@ -37,7 +37,9 @@ export function createDeadLetterer(
     if (letters.length === 0) return;
     for (const l of letters) {
       writing.delete(l.delivery);
-      if (leftOnQueue.size < LEFT_ON_QUEUE_MEMORY) leftOnQueue.set(l.delivery.messageId, l.rejection);
+      // Only drain meets them again and needs to know; `run` retries them on their return.
+      if (options.stopWhenEmpty && leftOnQueue.size < LEFT_ON_QUEUE_MEMORY)
+        leftOnQueue.set(l.delivery.messageId, l.rejection);
     }
     ledger.rejected(letters, "left_on_queue");
     log.warn(
