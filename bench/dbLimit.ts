@@ -5,7 +5,7 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
-import { SINK_COLUMNS } from "../src/sinks/postgresSink.ts";
+import { SINK_COLUMNS } from "../src/postgres/postgresSink.ts";
 import type { LoginRow } from "../src/transform/toRow.ts";
 import type { BenchDatabase } from "./database.ts";
 import type { Etl } from "./etl.ts";

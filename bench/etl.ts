@@ -6,9 +6,9 @@ import { pathToFileURL } from "node:url";
 import type * as App from "../src/app.ts";
 import type * as Config from "../src/config.ts";
 import type * as Logger from "../src/ops/logger.ts";
-import type * as Migrations from "../src/sinks/migrations.ts";
-import type * as Pool from "../src/sinks/postgresPool.ts";
-import type * as Sink from "../src/sinks/postgresSink.ts";
+import type * as Migrations from "../src/postgres/migrations.ts";
+import type * as Pool from "../src/postgres/postgresPool.ts";
+import type * as Sink from "../src/postgres/postgresSink.ts";
 import type * as Keyring from "../src/transform/keyring.ts";
 import type * as Mask from "../src/transform/mask.ts";
 
@@ -30,9 +30,9 @@ export async function loadEtl(root: string): Promise<Etl> {
     app: await load("app.ts"),
     config: await load("config.ts"),
     logger: await load("ops/logger.ts"),
-    migrations: await load("sinks/migrations.ts"),
-    pool: await load("sinks/postgresPool.ts"),
-    sink: await load("sinks/postgresSink.ts"),
+    migrations: await load("postgres/migrations.ts"),
+    pool: await load("postgres/postgresPool.ts"),
+    sink: await load("postgres/postgresSink.ts"),
     keyring: await load("transform/keyring.ts"),
     mask: await load("transform/mask.ts"),
   };

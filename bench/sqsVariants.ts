@@ -9,7 +9,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { Sha256KeyCache } from "../src/sources/sha256KeyCache.ts";
+import { Sha256KeyCache } from "../src/sqs/sha256KeyCache.ts";
 
 export interface ClientSettings {
   readonly region: string;
@@ -49,7 +49,7 @@ export const SQS_VARIANTS = {
     client: { ...WHEN_REQUIRED, md5: false },
   },
   "sha256-keycache": {
-    description: "sha256: HMAC keys as KeyObjects, made once (src/sources/sha256KeyCache.ts)",
+    description: "sha256: HMAC keys as KeyObjects, made once (src/sqs/sha256KeyCache.ts)",
     client: { sha256: Sha256KeyCache },
   },
   "md5-off+sha256-keycache": {
@@ -74,8 +74,8 @@ export async function createVariantClient(
 ): Promise<SQSClient> {
   if (name === "product") {
     const { createSqsClient } = (await import(
-      pathToFileURL(path.join(etlRoot, "src/sources/sqsClient.ts")).href
-    )) as typeof import("../src/sources/sqsClient.ts");
+      pathToFileURL(path.join(etlRoot, "src/sqs/sqsClient.ts")).href
+    )) as typeof import("../src/sqs/sqsClient.ts");
     // The bench prints its own table: the SDK's warnings go nowhere.
     const silent = { debug: () => {} } as unknown as Parameters<typeof createSqsClient>[0]["log"];
     return createSqsClient({ ...settings, queueUrls: [], log: silent });

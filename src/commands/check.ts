@@ -4,10 +4,10 @@
 import { COMMAND_SETTINGS, type Flags, loadConfig, redactUrl } from "../config.ts";
 import { EtlError, isEtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
-import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, loadMigrations } from "../sinks/migrations.ts";
-import { createPool, pgError } from "../sinks/postgresPool.ts";
-import { describeQueue, pingQueue } from "../sources/sqsQueueInfo.ts";
+import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, loadMigrations } from "../postgres/migrations.ts";
+import { createPool, pgError } from "../postgres/postgresPool.ts";
 import { createSqsJsonClient } from "../sqs/jsonClient.ts";
+import { describeQueue, pingQueue } from "../sqs/sqsQueueInfo.ts";
 import { type CommandContext, print } from "./context.ts";
 
 type Line = { ok: boolean; text: string; warn?: boolean };

@@ -8,7 +8,7 @@ import pg from "pg";
 import { type Flags, loadConfig } from "../config.ts";
 import { loadDemoStack } from "../local/demoStack.ts";
 import { MALFORMED_BODIES, sampleBodies } from "../local/sampleEvents.ts";
-import { sendBodies } from "../sources/sqsProducer.ts";
+import { sendBodies } from "../sqs/sqsProducer.ts";
 import { type CommandContext, print } from "./context.ts";
 import { drainQueue, formatSummary } from "./drain.ts";
 

@@ -4,8 +4,8 @@
 // still recompute from the value but nothing can turn back into it.
 import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
-import { withClient } from "../sinks/postgresPool.ts";
-import { countRowsCarrying, deleteEntries, writeAudit } from "../sinks/vaultStore.ts";
+import { withClient } from "../postgres/postgresPool.ts";
+import { countRowsCarrying, deleteEntries, writeAudit } from "../postgres/vaultStore.ts";
 import { canonicalBytes, createMasker } from "../transform/mask.ts";
 import { type CommandContext, print } from "./context.ts";
 import { officerPool, osUser, parseField } from "./vaultAccess.ts";

@@ -1,8 +1,8 @@
 // `login-etl migrate`: apply the migrations and say what changed.
 import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { createLogger } from "../ops/logger.ts";
-import { migrate } from "../sinks/migrations.ts";
-import { createPool } from "../sinks/postgresPool.ts";
+import { migrate } from "../postgres/migrations.ts";
+import { createPool } from "../postgres/postgresPool.ts";
 import { type CommandContext, print } from "./context.ts";
 
 export async function migrateCommand(ctx: CommandContext, flags: Flags): Promise<number> {

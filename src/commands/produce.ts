@@ -3,8 +3,8 @@ import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { sampleBodies } from "../local/sampleEvents.ts";
 import { createLogger } from "../ops/logger.ts";
-import { createSqsClient } from "../sources/sqsClient.ts";
-import { sendBodies } from "../sources/sqsProducer.ts";
+import { createSqsClient } from "../sqs/sqsClient.ts";
+import { sendBodies } from "../sqs/sqsProducer.ts";
 import { type CommandContext, print } from "./context.ts";
 
 function wholeNumber(name: string, value: unknown, min: number, max: number): number {

@@ -9,15 +9,15 @@
 import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
-import { withClient } from "../sinks/postgresPool.ts";
+import { withClient } from "../postgres/postgresPool.ts";
 import {
   countRowsNotUnder,
   deleteEntries,
   lockEntriesNotUnder,
   movePseudonyms,
   writeAudit,
-} from "../sinks/vaultStore.ts";
-import { insertVaultBatch } from "../sinks/vaultTables.ts";
+} from "../postgres/vaultStore.ts";
+import { insertVaultBatch } from "../postgres/vaultTables.ts";
 import { createMasker, PII_FIELDS, type PiiField } from "../transform/mask.ts";
 import { createOpener, VaultOpenError } from "../vault/opener.ts";
 import { createSealer, type SealedEntry } from "../vault/sealer.ts";

@@ -6,8 +6,8 @@
 // moved) fails the whole request, exit 1, no value printed.
 import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
-import { withClient } from "../sinks/postgresPool.ts";
-import { fetchEntries, writeAudit } from "../sinks/vaultStore.ts";
+import { withClient } from "../postgres/postgresPool.ts";
+import { fetchEntries, writeAudit } from "../postgres/vaultStore.ts";
 import type { PiiField } from "../transform/mask.ts";
 import { createOpener, VaultOpenError } from "../vault/opener.ts";
 import { renderValue } from "../vault/render.ts";

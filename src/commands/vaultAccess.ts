@@ -7,7 +7,7 @@ import type pg from "pg";
 import type { Config, Env, Flags } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
-import { createPool } from "../sinks/postgresPool.ts";
+import { createPool } from "../postgres/postgresPool.ts";
 import { PII_FIELDS, type PiiField } from "../transform/mask.ts";
 import { parsePrivateKey, type RecoveryPrivateKey } from "../vault/keys.ts";
 

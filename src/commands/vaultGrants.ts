@@ -2,7 +2,7 @@
 // that gives three existing roles their share of the vault (src/vault/grants.ts).
 // It only prints: the DBA reviews it and runs it with psql.
 import { EtlError } from "../errors.ts";
-import { vaultGrants } from "../sinks/vaultGrants.ts";
+import { vaultGrants } from "../postgres/vaultGrants.ts";
 import { type CommandContext, print } from "./context.ts";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;

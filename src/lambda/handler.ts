@@ -10,11 +10,11 @@ import { createTransform } from "../app.ts";
 import { type Env, loadConfig, type SettingName } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { createLogger, type Logger } from "../ops/logger.ts";
-import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM } from "../sinks/migrations.ts";
-import { createPool } from "../sinks/postgresPool.ts";
-import { createPostgresSink } from "../sinks/postgresSink.ts";
-import { createSqsDeadLetterQueue } from "../sources/sqsDeadLetterQueue.ts";
+import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM } from "../postgres/migrations.ts";
+import { createPool } from "../postgres/postgresPool.ts";
+import { createPostgresSink } from "../postgres/postgresSink.ts";
 import { createSqsJsonClient } from "../sqs/jsonClient.ts";
+import { createSqsDeadLetterQueue } from "../sqs/sqsDeadLetterQueue.ts";
 import { processRecords, type RecordDeps } from "./processRecords.ts";
 
 /** The settings the function reads: no queue URL (events come from the mapping), no tuning. */

@@ -1,5 +1,5 @@
 // The contracts between the pipeline and its adapters. Nothing here knows SQS
-// or PostgreSQL: sources/ and sinks/ implement these with the AWS SDK and pg.
+// or PostgreSQL: sqs/ and postgres/ implement these over SQS and pg.
 import type { Logger } from "../ops/logger.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { Rejection, RejectionCode } from "../transform/loginEvent.ts";

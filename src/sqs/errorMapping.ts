@@ -23,7 +23,7 @@ export class SqsServiceError extends Error {
   }
 }
 
-/** The project's wording since the SDK days (src/sources/sqsClient.ts): users search for it. */
+/** The project's wording since the SDK days (src/sqs/sqsClient.ts): users search for it. */
 export function legacyProtocolMessage(operation: string, name: string, status: number | undefined): string {
   return `the SQS endpoint does not speak the AWS JSON protocol that current AWS SDKs use (it answered ${operation} with ${name}${status ? `, HTTP ${status}` : ""}). LocalStack older than 3.0 (for example the fetchdocker/data-takehome-localstack image) speaks only the old Query protocol: upgrade to LocalStack 3 or later, or use another current emulator such as fauxqs.`;
 }

@@ -6,8 +6,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/ops/logger.ts";
-import { createPool } from "../../src/sinks/postgresPool.ts";
-import { createPostgresSink } from "../../src/sinks/postgresSink.ts";
+import { createPool } from "../../src/postgres/postgresPool.ts";
+import { createPostgresSink } from "../../src/postgres/postgresSink.ts";
 import type { LoginRow } from "../../src/transform/toRow.ts";
 import {
   audit,

@@ -4,7 +4,7 @@
 // private key) to the value whose pseudonym they are stored under.
 import { readFileSync } from "node:fs";
 import type pg from "pg";
-import { COLUMN_OF, fetchEntries } from "../../src/sinks/vaultStore.ts";
+import { COLUMN_OF, fetchEntries } from "../../src/postgres/vaultStore.ts";
 import { parseKeyring } from "../../src/transform/keyring.ts";
 import { createMasker, PII_FIELDS } from "../../src/transform/mask.ts";
 import { parsePrivateKey } from "../../src/vault/keys.ts";

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTransform } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/ops/logger.ts";
-import { migrate } from "../../src/sinks/migrations.ts";
-import { createPool } from "../../src/sinks/postgresPool.ts";
-import { createPostgresSink } from "../../src/sinks/postgresSink.ts";
+import { migrate } from "../../src/postgres/migrations.ts";
+import { createPool } from "../../src/postgres/postgresPool.ts";
+import { createPostgresSink } from "../../src/postgres/postgresSink.ts";
 import { eventually, startApp } from "../helpers/app.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";
 

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Env } from "../../src/config.ts";
 import { createHandler, type Handler } from "../../src/lambda/handler.ts";
 import { LOCAL_CREDENTIALS } from "../../src/local/embeddedSqs.ts";
-import { migrate } from "../../src/sinks/migrations.ts";
+import { migrate } from "../../src/postgres/migrations.ts";
 import { eventually } from "../helpers/app.ts";
 import { receiveEvent, settleLikeLambda } from "../helpers/lambdaEvent.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageLambda } from "../../deploy/lambda/package.ts";
-import { migrate } from "../../src/sinks/migrations.ts";
+import { migrate } from "../../src/postgres/migrations.ts";
 import { captured } from "../helpers/cli.ts";
 import { receiveEvent } from "../helpers/lambdaEvent.ts";
 import { loginEvent, type TestStack, testStack } from "../helpers/stack.ts";

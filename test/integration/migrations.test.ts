@@ -1,8 +1,8 @@
 // Migrations (DESIGN.md §4): the legacy table is extended, never replaced.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/ops/logger.ts";
-import { hasIdempotencyIndex, loadMigrations, migrate } from "../../src/sinks/migrations.ts";
-import { createPool } from "../../src/sinks/postgresPool.ts";
+import { hasIdempotencyIndex, loadMigrations, migrate } from "../../src/postgres/migrations.ts";
+import { createPool } from "../../src/postgres/postgresPool.ts";
 import { type TestStack, testStack } from "../helpers/stack.ts";
 
 const LEGACY_DDL = `CREATE TABLE user_logins(

@@ -3,9 +3,9 @@
 // CONFLICT path alike: both or neither.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/ops/logger.ts";
-import { migrate } from "../../src/sinks/migrations.ts";
-import { createPool } from "../../src/sinks/postgresPool.ts";
-import { createPostgresSink } from "../../src/sinks/postgresSink.ts";
+import { migrate } from "../../src/postgres/migrations.ts";
+import { createPool } from "../../src/postgres/postgresPool.ts";
+import { createPostgresSink } from "../../src/postgres/postgresSink.ts";
 import { parseKeyring } from "../../src/transform/keyring.ts";
 import { createMasker } from "../../src/transform/mask.ts";
 import { type LoginRow, toRow } from "../../src/transform/toRow.ts";

@@ -5,7 +5,7 @@
 import { isIPv4 } from "node:net";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { copyPayload } from "../../src/sinks/postgresSink.ts";
+import { copyPayload } from "../../src/postgres/postgresSink.ts";
 import {
   type Decoded,
   decodeLoginEvent,

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { copyPayload } from "../../src/sinks/postgresSink.ts";
+import { copyPayload } from "../../src/postgres/postgresSink.ts";
 import type { LoginRow } from "../../src/transform/toRow.ts";
 import { VALID_ROW } from "./fixtures.ts";
 

@@ -3,7 +3,7 @@
 // and the source MessageId, so a repeated dead letter can be recognised.
 import { isEtlError } from "../errors.ts";
 import type { DeadLetter, DeadLetterQueue, Refusal } from "../pipeline/contracts.ts";
-import type { BatchOutput, SendMessageBatchResultEntry, SqsJsonClient } from "../sqs/types.ts";
+import type { BatchOutput, SendMessageBatchResultEntry, SqsJsonClient } from "./types.ts";
 
 const MAX_ENTRIES = 10;
 // SendMessageBatch caps the whole request at 256 KiB; leave room for attributes.

@@ -2,7 +2,7 @@
 // visibility timeout (for the heartbeat) and, when SQS_DLQ_URL is not set, the
 // dead-letter queue named by its redrive policy.
 import { EtlError } from "../errors.ts";
-import type { SqsJsonClient } from "../sqs/types.ts";
+import type { SqsJsonClient } from "./types.ts";
 
 export interface QueueInfo {
   readonly visibilityTimeoutSeconds: number;

@@ -3,8 +3,8 @@
 // it speaks through the lean client (src/sqs/), whose failures are already
 // EtlErrors of the catalogue.
 import type { Delivery, ReceiveOptions, Source } from "../pipeline/contracts.ts";
-import type { Message, SqsJsonClient } from "../sqs/types.ts";
 import { pingQueue } from "./sqsQueueInfo.ts";
+import type { Message, SqsJsonClient } from "./types.ts";
 
 const SQS_BATCH_MAX = 10;
 
