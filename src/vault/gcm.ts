@@ -18,7 +18,9 @@ export function createGcmSealer(key: KeyObject): GcmSealer {
       if (nonce.length !== 12) throw new Error("a GCM nonce here is 12 bytes");
       const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
       cipher.setAAD(aad);
-      return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+      const ct = cipher.update(plaintext);
+      cipher.final(); // GCM is a stream mode: final adds no bytes, it computes the tag
+      return Buffer.concat([ct, cipher.getAuthTag()], ct.length + TAG_BYTES);
     },
   };
 }
