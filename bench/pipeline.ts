@@ -33,6 +33,8 @@ export interface PipelineResult {
   readonly emulatorCpuUsPerMessage: Spread;
   readonly postgresCpuUsPerMessage: Spread;
   readonly peakRssBytes: Spread;
+  /** Spawn → first message taken, seconds. */
+  readonly startupSeconds: Spread;
 }
 
 /** Checks the drain's accounting and the table against what was sent; returns the run's figures. */
@@ -121,5 +123,6 @@ export async function measurePipeline(
     emulatorCpuUsPerMessage: of((r) => r.emulatorCpuUsPerMessage),
     postgresCpuUsPerMessage: of((r) => r.postgresCpuUsPerMessage),
     peakRssBytes: of((r) => r.peakRssBytes),
+    startupSeconds: of((r) => r.startupSeconds),
   };
 }

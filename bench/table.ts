@@ -1,7 +1,7 @@
 // The printed report: machine, settings, the measurement table (medians with
 // the range of the repetitions) and the targets with PASS/MISS.
 import type { WriteRun } from "./dbLimit.ts";
-import { type BenchResults, FLAT_TOLERANCE } from "./results.ts";
+import { type BenchResults, FLAT_TOLERANCE, queueLimitOf } from "./results.ts";
 import { median, relativeRange, type Spread } from "./stats.ts";
 
 const MB = 2 ** 20;
@@ -129,13 +129,14 @@ export function formatReport(r: BenchResults): string {
   }
   const p = r.pipeline;
   if (p) {
-    const ratio = r.queue ? p.messagesPerSecond.median / r.queue.messagesPerSecond.median : Number.NaN;
+    const limit = r.queue ? queueLimitOf(r.queue) : null;
+    const ratio = limit ? p.messagesPerSecond.median / limit.messagesPerSecond : Number.NaN;
     rows.push([
       "4",
       `pipeline: login-etl drain of ${int(s.messages)} (produce → drain)`,
       `${int(p.messagesPerSecond.median)} msg/s`,
       range(p.messagesPerSecond, int),
-      r.queue ? `${fixed(ratio, 2)} × #1` : "",
+      limit ? `${fixed(ratio, 2)} × ${limit.label}` : "",
       ...verdict("pipeline"),
     ]);
     plain(
@@ -144,12 +145,26 @@ export function formatReport(r: BenchResults): string {
       `${int(p.cpuUsPerMessage.median)} µs`,
       range(p.cpuUsPerMessage, int),
     );
-    plain(
+    const lean = r.queue?.lean;
+    rows.push([
       "",
       "  same, while messages flowed (no start-up)",
       `${int(p.steadyCpuUsPerMessage.median)} µs`,
       range(p.steadyCpuUsPerMessage, int),
-    );
+      lean ? `${fixed(p.steadyCpuUsPerMessage.median / lean.consumerCpuUsPerMessage.median, 2)} × #1b` : "",
+      ...verdict("drain CPU"),
+    ]);
+    // Older results files have no start-up spread.
+    if (p.startupSeconds) {
+      rows.push([
+        "",
+        "  start-up: process spawned → first message taken",
+        `${fixed(p.startupSeconds.median, 2)} s`,
+        range(p.startupSeconds, (n) => fixed(n, 2)),
+        "",
+        ...verdict("start-up"),
+      ]);
+    }
     plain(
       "",
       "  CPU per message: emulator / PostgreSQL",

@@ -47,7 +47,7 @@ export interface App {
 
 export function createTransform(config: Config): (delivery: Delivery) => Outcome {
   if (!config.keyring) throw new EtlError("CONFIG_INVALID", "PII_KEYRING or PII_KEYRING_FILE: required");
-  return createLoginTransform(config.keyring);
+  return createLoginTransform(config.keyring, config.vault !== null);
 }
 
 /** One start-up step; with waitForDependencies, retried with back-off while the failure is retryable. */

@@ -46,10 +46,20 @@ export function utcDate(epochMs: number): string {
   return cachedDay.text;
 }
 
-/** The row of a validated event: validation already parsed what masking needs (parse once). */
-export function toRow(valid: ValidEvent, messageId: string, sentAtMs: number, masker: Masker): LoginRow {
+/**
+ * The row of a validated event: validation already parsed what masking needs (parse once).
+ * `keepCanonical` (the vault is on) keeps the canonical bytes for sealing; without it a row
+ * holds no Buffer, which keeps thousands of rows in flight cheap for the garbage collector.
+ */
+export function toRow(
+  valid: ValidEvent,
+  messageId: string,
+  sentAtMs: number,
+  masker: Masker,
+  keepCanonical = false,
+): LoginRow {
   const { event, canonical } = valid;
-  return {
+  const row: LoginRow = {
     message_id: messageId,
     user_id: event.user_id,
     device_type: event.device_type,
@@ -59,6 +69,6 @@ export function toRow(valid: ValidEvent, messageId: string, sentAtMs: number, ma
     app_version: appVersionNumber(event.app_version),
     app_version_text: event.app_version,
     create_date: utcDate(sentAtMs),
-    [PII_CANONICAL]: canonical,
   };
+  return keepCanonical ? { ...row, [PII_CANONICAL]: canonical } : row;
 }

@@ -6,11 +6,12 @@ import { decodeLoginEvent } from "./loginEvent.ts";
 import { createMasker } from "./mask.ts";
 import { toRow } from "./toRow.ts";
 
-export function createLoginTransform(keyring: Keyring): (delivery: Delivery) => Outcome {
+/** `forVault`: rows keep their canonical PII bytes for the vault to seal (§3b). */
+export function createLoginTransform(keyring: Keyring, forVault = false): (delivery: Delivery) => Outcome {
   const masker = createMasker(keyring);
   return (delivery) => {
     const decoded = decodeLoginEvent(delivery.body);
     if ("rejection" in decoded) return decoded;
-    return { row: toRow(decoded, delivery.messageId, delivery.sentAtMs, masker) };
+    return { row: toRow(decoded, delivery.messageId, delivery.sentAtMs, masker, forVault) };
   };
 }

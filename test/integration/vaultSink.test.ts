@@ -38,7 +38,7 @@ function rows(ids: string[], ip: (i: number) => string): LoginRow[] {
   const masker = createMasker(parsed.keyring);
   const event = { user_id: "u", device_type: "ios", locale: null, app_version: "1.0" };
   return ids.map((id, i) =>
-    toRow(validated({ ...event, ip: ip(i), device_id: `sink-dev-${i % 2}` }), id, Date.now(), masker),
+    toRow(validated({ ...event, ip: ip(i), device_id: `sink-dev-${i % 2}` }), id, Date.now(), masker, true),
   );
 }
 

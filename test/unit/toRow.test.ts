@@ -43,8 +43,14 @@ describe("toRow", () => {
   const masker = createMasker(vectorKeyring());
   const sentAt = Date.UTC(2024, 4, 17, 23, 30);
 
-  it("maps a valid event to a user_logins row with masked ip and device_id", () => {
-    expect(toRow(validated(VALID_EVENT), "msg-1", sentAt, masker)).toEqual({
+  it("maps a valid event to a user_logins row with masked ip and device_id, holding no raw bytes", () => {
+    const row = toRow(validated(VALID_EVENT), "msg-1", sentAt, masker);
+    expect(row).toEqual(VALID_ROW);
+    expect(row[PII_CANONICAL]).toBeUndefined();
+  });
+
+  it("keeps the canonical bytes only for the vault", () => {
+    expect(toRow(validated(VALID_EVENT), "msg-1", sentAt, masker, true)).toEqual({
       ...VALID_ROW,
       // For the vault (§3b), under a symbol key that JSON and logs never see.
       [PII_CANONICAL]: {

@@ -122,7 +122,7 @@ describe("sealing and opening", () => {
 describe("the vault writer", () => {
   const masker = createMasker(vectorKeyring());
   const row = (ip: string, deviceId: string, id: string) =>
-    toRow(validated({ ...VALID_EVENT, ip, device_id: deviceId }), id, Date.UTC(2024, 4, 17), masker);
+    toRow(validated({ ...VALID_EVENT, ip, device_id: deviceId }), id, Date.UTC(2024, 4, 17), masker, true);
 
   it("seals one entry per distinct pseudonym of a batch, and none for pseudonyms already committed", () => {
     const writer = createVaultWriter(createSealer(keyPair().pub));
