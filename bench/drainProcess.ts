@@ -9,6 +9,7 @@ import { expectSuccess } from "./child.ts";
 import type { ChildReport } from "./childReport.ts";
 import { type DrainMeasurement, measureDrain } from "./measureDrain.ts";
 import { BENCH_DIR, nodeBinary, RESULTS_DIR } from "./settings.ts";
+import { shippedBin } from "./shipped.ts";
 import type { Stack } from "./stack.ts";
 
 /** The fields of `login-etl drain --json` that the benchmark checks. */
@@ -66,7 +67,7 @@ export async function runDrain(
     total: options.total,
     fed: options.fed,
     command: nodeBinary(settings.etlRoot),
-    args: ["bin/login-etl.js", "drain", "--json", "--no-progress"],
+    args: [shippedBin(settings.etlRoot), "drain", "--json", "--no-progress"],
     cwd: settings.etlRoot,
     env: stack.etlEnv({
       SQS_QUEUE_URL: options.queueUrl,

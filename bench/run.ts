@@ -14,6 +14,8 @@
 //   BENCH_LOGS=1                  full output of each drain in bench/results/logs
 //   BENCH_NODE_OPTIONS            extra Node options for the drains (heap experiments)
 //   BENCH_ETL_ROOT                measure another checkout (a patched copy)
+//   BENCH_FROM_SOURCE=1           drains run the checkout's TypeScript (as `npm start`), not
+//                                 the compiled dist/ that the package and the image ship
 // LOGIN_ETL_* tune login-etl as usual (the drains and the sink alone follow them).
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
