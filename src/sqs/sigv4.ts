@@ -5,7 +5,7 @@
 // computed once per path. Output is byte-identical to @smithy/signature-v4
 // with its defaults (test/unit/sigv4.test.ts), including the signed
 // x-amz-content-sha256 header, which the AWS SDK sends to SQS on every request.
-import { createHash, createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { createHmac, createSecretKey, hash, type KeyObject } from "node:crypto";
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -100,7 +100,7 @@ export function createSigV4Signer(options: { region: string; service: string }):
       const longDate = amzDate(signingDateMs);
       const shortDate = longDate.slice(0, 8);
       const scope = `${shortDate}/${region}/${service}/aws4_request`;
-      const payloadHash = createHash("sha256").update(request.body).digest("hex");
+      const payloadHash = hash("sha256", request.body);
       const headers: Record<string, string> = {
         ...request.headers,
         host: request.host,
@@ -113,7 +113,7 @@ export function createSigV4Signer(options: { region: string; service: string }):
       for (const name of names) canonicalHeaders += `${name}:${canonicalValue(headers[name] as string)}\n`;
       const signedHeaders = names.join(";");
       const canonicalRequest = `${request.method}\n${pathOf(request.path)}\n\n${canonicalHeaders}\n${signedHeaders}\n${payloadHash}`;
-      const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${createHash("sha256").update(canonicalRequest).digest("hex")}`;
+      const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${hash("sha256", canonicalRequest)}`;
       const signature = createHmac("sha256", signingKey(credentials, shortDate))
         .update(stringToSign)
         .digest("hex");
