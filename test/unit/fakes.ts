@@ -2,7 +2,10 @@
 // unit tests of the pipeline loop; never the AWS SDK or pg. All three write to
 // one ordered event log, so a test can assert what happened before what
 // (a delivery is acked only after its row was committed).
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { isEtlError } from "../../src/errors.ts";
+import type { Logger } from "../../src/ops/logger.ts";
 import type {
   DeadLetter,
   DeadLetterQueue,
@@ -42,6 +45,22 @@ export function createEventLog() {
 }
 
 export type EventLog = ReturnType<typeof createEventLog>;
+
+/** One JSON line a logger wrote, parsed. */
+export type LogLine = Record<string, unknown> & { level: string; msg: string };
+
+/** A real pino logger (trace and up) whose lines are kept, parsed, in `lines`. */
+export function createCapturingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)) as LogLine);
+      done();
+    },
+  });
+  const logger = pino({ level: "trace", formatters: { level: (label) => ({ level: label }) } }, stream);
+  return { logger, lines };
+}
 
 /** Resolves on a later turn of the event loop, like a network round trip. */
 export const roundTrip = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
