@@ -101,6 +101,8 @@ export function createFakeSource(options: FakeSourceOptions) {
   let handles = 0;
   let sequence = 0;
   let ackGate: { promise: Promise<void>; open: () => void } | null = null;
+  /** What the next ack calls do instead of deleting: throw the error, or "refuse" every entry. */
+  const ackFailures: unknown[] = [];
 
   function take(maxMessages: number): Delivery[] {
     const now = Date.now();
@@ -147,6 +149,11 @@ export function createFakeSource(options: FakeSourceOptions) {
     async ack(deliveries) {
       await roundTrip();
       if (ackGate) await ackGate.promise;
+      if (ackFailures.length) {
+        const failure = ackFailures.shift();
+        if (failure === "refuse") return [...deliveries];
+        throw failure;
+      }
       for (const d of deliveries) {
         held.delete(d.handle);
         acked.push(d);
@@ -209,6 +216,10 @@ export function createFakeSource(options: FakeSourceOptions) {
     openAcks(): void {
       ackGate?.open();
       ackGate = null;
+    },
+    /** The next ack calls fail, in order: each throws its error, or with "refuse" the queue refuses every entry. */
+    failNextAcks(...failures: unknown[]): void {
+      ackFailures.push(...failures);
     },
     acked,
     released,
