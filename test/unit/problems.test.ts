@@ -3,8 +3,8 @@
 // the closed catalogue of src/errors.ts, which README's "Error codes" table
 // documents entry for entry. A real pino logger with a capturing stream and the
 // real prom-client registry; no mocks.
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { codeOf, contextOf, ERROR_CODES, EtlError, isErrorCode } from "../../src/errors.ts";
 import { createMetrics, type Metrics } from "../../src/ops/metrics.ts";
@@ -132,5 +132,16 @@ describe("the catalogue", () => {
     expect(Object.fromEntries(rows)).toEqual(
       Object.fromEntries(Object.entries(ERROR_CODES).map(([code, { stage }]) => [code, stage])),
     );
+  });
+
+  it("errors_total is bumped only in src/ops/problems.ts", () => {
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+      );
+    const bumping = files(join(ROOT, "src"))
+      .filter((f) => /\berrors\.inc\(/.test(readFileSync(f, "utf8")))
+      .map((f) => relative(ROOT, f));
+    expect(bumping).toEqual(["src/ops/problems.ts"]);
   });
 });
