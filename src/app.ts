@@ -6,6 +6,7 @@ import { EtlError, isEtlError } from "./errors.ts";
 import type { Probe } from "./ops/httpServer.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Metrics } from "./ops/metrics.ts";
+import { createProblems, type Problems } from "./ops/problems.ts";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./pipeline/backoff.ts";
 import type { Delivery, Outcome } from "./pipeline/contracts.ts";
 import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
@@ -51,7 +52,12 @@ export function createTransform(config: Config): (delivery: Delivery) => Outcome
 }
 
 /** One start-up step; with waitForDependencies, retried with back-off while the failure is retryable. */
-async function startupStep<T>(options: AppOptions, step: string, fn: () => Promise<T>): Promise<T> {
+async function startupStep<T>(
+  options: AppOptions,
+  problems: Problems,
+  step: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   const wait = options.waitForDependencies;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -59,9 +65,10 @@ async function startupStep<T>(options: AppOptions, step: string, fn: () => Promi
     } catch (err) {
       if (!wait || wait.aborted || !isEtlError(err) || !err.retryable) throw err;
       const delayMs = backoffDelayMs(attempt, DEFAULT_BACKOFF);
-      options.metrics.errors.inc({ stage: err.stage, code: err.code });
-      options.log.warn(
-        { code: err.code, step, retryInMs: delayMs, ...err.context },
+      problems.report(
+        err.stage,
+        err.code,
+        { step, retryInMs: delayMs, ...err.context },
         "dependency not ready; retrying start-up",
       );
       await sleep(delayMs, wait);
@@ -71,7 +78,9 @@ async function startupStep<T>(options: AppOptions, step: string, fn: () => Promi
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, log, metrics } = options;
-  for (const warning of config.warnings) log.warn({ code: "CONFIG_WARNING" }, warning);
+  const problems = createProblems(log, metrics);
+  // A notice, not a failure: logged at every start, never counted in errors_total.
+  for (const warning of config.warnings) problems.log("config", "CONFIG_WARNING", {}, warning);
   const queueUrl = config.queueUrl as string;
   // The lean client (src/sqs/): a third of the AWS SDK's CPU per message; the SDK's own
   // credential chain still supplies the keys (loaded only when no static keys are given).
@@ -105,7 +114,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     await Promise.race([Promise.all([pool.end(), probePool.end()]).catch(() => {}), sleep(1_000)]);
   };
   try {
-    const queue = await startupStep(options, "describe queue", () => describeQueue(sqs, queueUrl));
+    const queue = await startupStep(options, problems, "describe queue", () => describeQueue(sqs, queueUrl));
     if (queue.visibilityTimeoutSeconds === 0) {
       throw new EtlError(
         "CONFIG_INVALID",
@@ -113,7 +122,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         { retryable: false, context: { queue: queueUrl } },
       );
     }
-    const applied = await startupStep(options, "migrate", () => migrate(pool, config.dbSchema));
+    const applied = await startupStep(options, problems, "migrate", () => migrate(pool, config.dbSchema));
     if (applied.length) log.info({ versions: applied.map((m) => m.version) }, "migrations applied");
     if (!(await hasIdempotencyIndex(pool))) {
       throw new EtlError("DB_SCHEMA_MISMATCH", IDEMPOTENCY_INDEX_PROBLEM, { retryable: false });

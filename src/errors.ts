@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   DB_WRITE_FAILED: { stage: "writing", exitCode: 1 },
   DB_ROW_REFUSED: { stage: "writing", exitCode: 1 },
   DB_SCHEMA_MISMATCH: { stage: "writing", exitCode: 1 },
+  // Logged, never thrown: a setting that works but is unsafe.
+  CONFIG_WARNING: { stage: "config", exitCode: 1 },
   DLQ_SEND_FAILED: { stage: "dead-lettering", exitCode: 1 },
   ACK_FAILED: { stage: "acking", exitCode: 1 },
   RELEASE_FAILED: { stage: "acking", exitCode: 1 },
@@ -74,6 +76,16 @@ export class EtlError extends Error {
 }
 
 export const isEtlError = (err: unknown): err is EtlError => err instanceof EtlError;
+
+/** Whether a string (a code carried as text, such as a Refusal's) is in the catalogue. */
+export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_CODES, code);
+
+/** The catalogue code of a failure: an EtlError's own, else `fallback` (a foreign or unexpected error). */
+export const codeOf = (err: unknown, fallback: ErrorCode): ErrorCode =>
+  isEtlError(err) ? err.code : fallback;
+
+/** An EtlError's safe context; nothing for any other error (its message could quote data). */
+export const contextOf = (err: unknown): SafeContext => (isEtlError(err) ? err.context : {});
 
 /**
  * What may be logged about a foreign error (the AWS SDK's, pg's): its name,

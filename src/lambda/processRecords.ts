@@ -3,8 +3,9 @@
 // dead-lettered with their reason code, and everything not settled reported
 // as a batch item failure (Lambda deletes the rest; it makes no delete call).
 import type { SQSBatchItemFailure, SQSRecord } from "aws-lambda";
-import { describeCause, isEtlError } from "../errors.ts";
+import { codeOf, describeCause, type ErrorCode } from "../errors.ts";
 import type { Logger } from "../ops/logger.ts";
+import { createProblems } from "../ops/problems.ts";
 import type { DeadLetter, DeadLetterQueue, Delivery, Sink, Transform } from "../pipeline/contracts.ts";
 import type { LoginRow } from "../transform/toRow.ts";
 import { deliveryOf } from "./sqsRecord.ts";
@@ -38,7 +39,7 @@ interface Written {
   refused: RowItem[];
   unwritten: RowItem[];
   /** The error code of the last failed write. */
-  errorCode?: string;
+  errorCode?: ErrorCode;
 }
 
 const REFUSED_BY_DATABASE = {
@@ -58,7 +59,7 @@ async function write(sink: Sink, items: RowItem[], out: Written): Promise<void> 
     out.inserted += result.inserted;
     out.duplicates += result.duplicates;
   } catch (err) {
-    const code = isEtlError(err) ? err.code : "DB_WRITE_FAILED";
+    const code = codeOf(err, "DB_WRITE_FAILED");
     if (code !== "DB_ROW_REFUSED") {
       out.unwritten.push(...items);
       out.errorCode = code;
@@ -79,6 +80,8 @@ export async function processRecords(
   deps: RecordDeps,
 ): Promise<{ batchItemFailures: SQSBatchItemFailure[]; summary: InvocationSummary }> {
   const { log } = deps;
+  // The same problem lines as the pipeline's; a Lambda exports no Prometheus metrics, so none is counted.
+  const problems = createProblems(log, null);
   const now = Date.now();
   const failed = new Set<string>();
   const rows = new Map<string, RowItem>();
@@ -95,9 +98,12 @@ export async function processRecords(
       } else letters.push({ delivery, rejection: outcome.rejection });
     } catch (err) {
       // A bug, not bad input: reported, so Lambda retries it and the redrive policy ends the loop.
-      log.error(
-        { code: "TRANSFORM_FAILED", messageId: delivery.messageId, ...describeCause(err) },
+      problems.report(
+        "processing",
+        "TRANSFORM_FAILED",
+        { messageId: delivery.messageId, ...describeCause(err) },
         "transform failed",
+        { level: "error" },
       );
       failed.add(delivery.messageId);
     }
@@ -106,15 +112,19 @@ export async function processRecords(
   const written: Written = { inserted: 0, duplicates: 0, refused: [], unwritten: [] };
   await write(deps.sink, [...rows.values()], written);
   if (written.unwritten.length) {
-    log.warn(
-      { code: written.errorCode, rows: written.unwritten.length },
+    problems.report(
+      "writing",
+      written.errorCode ?? "DB_WRITE_FAILED",
+      { rows: written.unwritten.length },
       "batch write failed; reported for redelivery",
     );
     for (const item of written.unwritten) failed.add(item.delivery.messageId);
   }
   if (written.refused.length) {
-    log.warn(
-      { code: "DB_ROW_REFUSED", messageIds: written.refused.map((i) => i.delivery.messageId) },
+    problems.report(
+      "writing",
+      "DB_ROW_REFUSED",
+      { messageIds: written.refused.map((i) => i.delivery.messageId) },
       "database refused rows",
     );
     for (const item of written.refused)
@@ -123,11 +133,9 @@ export async function processRecords(
 
   let rejected = 0;
   if (letters.length) {
+    // Bad input, not an error: no error `code`, each rejection's reason instead.
     log.warn(
-      {
-        code: "MESSAGE_REJECTED",
-        rejections: letters.map((l) => ({ messageId: l.delivery.messageId, reason: l.rejection.code })),
-      },
+      { rejections: letters.map((l) => ({ messageId: l.delivery.messageId, reason: l.rejection.code })) },
       "messages rejected",
     );
     if (!deps.deadLetters) {
@@ -143,10 +151,20 @@ export async function processRecords(
         const refusals = await deps.deadLetters.send(letters);
         for (const r of refusals) failed.add(r.letter.delivery.messageId);
         if (refusals.length)
-          log.warn({ code: "DLQ_SEND_FAILED", count: refusals.length }, "dead-letter queue refused messages");
+          problems.report(
+            "dead-lettering",
+            "DLQ_SEND_FAILED",
+            { count: refusals.length },
+            "dead-letter queue refused messages",
+          );
         rejected = letters.length - refusals.length;
       } catch (err) {
-        log.warn({ code: isEtlError(err) ? err.code : "DLQ_SEND_FAILED" }, "dead-letter queue unreachable");
+        problems.report(
+          "dead-lettering",
+          codeOf(err, "DLQ_SEND_FAILED"),
+          { count: letters.length },
+          "dead-letter queue unreachable",
+        );
         for (const l of letters) failed.add(l.delivery.messageId);
       }
     }

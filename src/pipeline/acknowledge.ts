@@ -1,7 +1,7 @@
 // The source side of settling: deleting what is settled and handing back what
 // is not. A delete that keeps failing is given up on (the rows are committed,
 // so the redelivery is a duplicate); nothing is ever deleted unsettled.
-import { isEtlError } from "../errors.ts";
+import { codeOf } from "../errors.ts";
 import { backoffDelayMs, sleep } from "./backoff.ts";
 import type { Delivery } from "./contracts.ts";
 import type { SettleContext } from "./settleContext.ts";
@@ -11,8 +11,8 @@ const ACK_ATTEMPTS = 4;
 export type Acknowledger = ReturnType<typeof createAcknowledger>;
 
 export function createAcknowledger(ctx: SettleContext) {
-  const { deps, options, ledger, writing, notify, progress } = ctx;
-  const { source, metrics, log } = deps;
+  const { deps, options, ledger, writing, notify, progress, problems } = ctx;
+  const { source } = deps;
   const acks = new Set<Promise<void>>();
   let acking = 0;
   /** Deliveries released because the shutdown deadline came before they were written or dead-lettered. */
@@ -27,18 +27,23 @@ export function createAcknowledger(ctx: SettleContext) {
       let remaining = deliveries;
       for (let attempt = 0; attempt < ACK_ATTEMPTS && remaining.length; attempt++) {
         if (attempt > 0) await sleep(backoffDelayMs(attempt, options.backoff));
+        // Each failed attempt counts: the request's own code, or ACK_FAILED for entries the queue refused.
         try {
           remaining = await source.ack(remaining);
+          if (remaining.length) problems.count("acking", "ACK_FAILED");
         } catch (err) {
-          metrics.errors.inc({ stage: "acking", code: isEtlError(err) ? err.code : "ACK_FAILED" });
+          problems.count("acking", codeOf(err, "ACK_FAILED"));
         }
         progress();
       }
       if (remaining.length) {
         // The rows are committed: the redelivery will be counted as a duplicate, not lost.
         ledger.ackFailed(remaining.length);
-        log.warn(
-          { code: "ACK_FAILED", messageIds: remaining.map((d) => d.messageId) },
+        // One line once the attempts are exhausted; each was counted above.
+        problems.log(
+          "acking",
+          "ACK_FAILED",
+          { messageIds: remaining.map((d) => d.messageId) },
           "delete failed after commit; the messages will come back as duplicates",
         );
       }
@@ -63,14 +68,20 @@ export function createAcknowledger(ctx: SettleContext) {
     if (deliveries.length === 0) return;
     abandon(deliveries);
     let failed: readonly Delivery[] = deliveries;
+    // One attempt: counted under the request's own code when it failed as a whole, else RELEASE_FAILED.
+    let requestFailed = false;
     try {
       failed = await source.release(deliveries);
     } catch (err) {
-      metrics.errors.inc({ stage: "acking", code: isEtlError(err) ? err.code : "RELEASE_FAILED" });
+      requestFailed = true;
+      problems.count("acking", codeOf(err, "RELEASE_FAILED"));
     }
     if (failed.length) {
-      log.warn(
-        { code: "RELEASE_FAILED", count: failed.length },
+      if (!requestFailed) problems.count("acking", "RELEASE_FAILED");
+      problems.log(
+        "acking",
+        "RELEASE_FAILED",
+        { count: failed.length },
         "release failed; the messages return when their visibility timeout ends",
       );
     }

@@ -4,7 +4,7 @@
 // bounded number of times; one the DLQ cannot take (refused for good, or still
 // failing after those tries) is left on the source queue, never deleted, and
 // comes back after its visibility timeout.
-import { isEtlError } from "../errors.ts";
+import { codeOf, describeCause, isErrorCode, isEtlError } from "../errors.ts";
 import type { Acknowledger } from "./acknowledge.ts";
 import { backoffDelayMs, sleep } from "./backoff.ts";
 import type { DeadLetter, Refusal } from "./contracts.ts";
@@ -19,8 +19,8 @@ export function createDeadLetterer(
   ctx: SettleContext,
   acknowledger: Pick<Acknowledger, "ack" | "releaseAtDeadline">,
 ) {
-  const { deps, options, ledger, deadline, writing, progress } = ctx;
-  const { deadLetters, metrics, log } = deps;
+  const { deps, options, ledger, deadline, writing, progress, problems } = ctx;
+  const { deadLetters, log } = deps;
   const { ack, releaseAtDeadline } = acknowledger;
   const attempts = options.deadLetterAttempts ?? DEFAULT_ATTEMPTS;
   const tasks = new Set<Promise<void>>();
@@ -28,6 +28,8 @@ export function createDeadLetterer(
   const leftOnQueue = new Map<string, DeadLetter["rejection"]>();
   const LEFT_ON_QUEUE_MEMORY = 100_000;
 
+  // Rejections are bad input, not errors: their lines carry no error `code` but the
+  // rejection's `outcome` and `reasons`, as login_etl_messages_rejected_total does.
   /** Settles rejections without deleting them: they return after their visibility timeout. */
   function leaveOnQueue(
     letters: readonly DeadLetter[],
@@ -44,7 +46,7 @@ export function createDeadLetterer(
     ledger.rejected(letters, "left_on_queue");
     log.warn(
       {
-        code: "MESSAGE_REJECTED",
+        outcome: "left_on_queue",
         reasons: countByReason(letters),
         messageIds: letters.map((l) => l.delivery.messageId),
         ...extra,
@@ -58,7 +60,7 @@ export function createDeadLetterer(
     ledger.rejected(letters, "dead_lettered");
     log.warn(
       {
-        code: "MESSAGE_REJECTED",
+        outcome: "dead_lettered",
         reasons: countByReason(letters),
         messageIds: letters.map((l) => l.delivery.messageId),
       },
@@ -106,17 +108,19 @@ export function createDeadLetterer(
     for (const r of refusals) byCode.set(r.code, [...(byCode.get(r.code) ?? []), r]);
     for (const [code, group] of byCode) {
       const first = group[0] as Refusal;
-      // Our own code for a failed request; DLQ_SEND_FAILED for the queue's refusal of an entry.
-      const ours = first.requestFailed ? code : "DLQ_SEND_FAILED";
-      metrics.errors.inc({ stage: "dead-lettering", code: ours }, group.length);
-      log.warn(
+      // Our own code for a failed request; DLQ_SEND_FAILED for the queue's refusal of an entry
+      // (whose SQS code goes in sqsCode, outside the catalogue's `code`). Each letter counts.
+      const ours = first.requestFailed && isErrorCode(code) ? code : "DLQ_SEND_FAILED";
+      problems.report(
+        "dead-lettering",
+        ours,
         {
-          code: ours,
-          ...(first.requestFailed ? {} : { sqsCode: code }),
+          ...(ours === code ? {} : { sqsCode: code }),
           permanent: first.permanent,
           messageIds: group.map((r) => r.letter.delivery.messageId),
         },
         first.requestFailed ? "dead-letter send failed" : "the dead-letter queue refused messages",
+        { count: group.length },
       );
     }
   }
@@ -128,10 +132,13 @@ export function createDeadLetterer(
       const task = deadLetter(letters)
         .catch(async (err: unknown) => {
           // deadLetter handles every expected failure; reaching here is a bug: keep the messages.
-          metrics.errors.inc({
-            stage: "dead-lettering",
-            code: isEtlError(err) ? err.code : "DLQ_SEND_FAILED",
-          });
+          problems.report(
+            "dead-lettering",
+            codeOf(err, "DLQ_SEND_FAILED"),
+            { count: letters.length, ...(isEtlError(err) ? err.context : describeCause(err)) },
+            "dead-lettering failed unexpectedly",
+            { level: "error" },
+          );
           leaveOnQueue(
             letters.filter((l) => writing.has(l.delivery)),
             "dead-lettering failed unexpectedly; left on the source queue",

@@ -2,10 +2,12 @@
 // timeout has passed gets the timeout again, so a slow batch (a database
 // outage, a long retry) is not redelivered to another consumer meanwhile.
 // Capped by maxHoldSeconds so a stuck process cannot hide messages forever.
+import { createProblems } from "../ops/problems.ts";
 import type { Delivery, PipelineDeps, PipelineOptions } from "./contracts.ts";
 
 export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, held: () => Delivery[]) {
   const visibilityS = options.visibilityTimeoutSeconds;
+  const problems = createProblems(deps.log, deps.metrics);
   const visibleUntil = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let busy = false;
@@ -32,8 +34,12 @@ export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, he
       for (const d of due) if (!failed.has(d)) visibleUntil.set(d.handle, now + seconds * 1000);
       deps.metrics.visibilityExtended.inc(due.length - failed.size);
     } catch {
-      deps.metrics.errors.inc({ stage: "acking", code: "VISIBILITY_EXTEND_FAILED" });
-      deps.log.warn({ code: "VISIBILITY_EXTEND_FAILED", count: due.length }, "could not extend visibility");
+      problems.report(
+        "acking",
+        "VISIBILITY_EXTEND_FAILED",
+        { count: due.length },
+        "could not extend visibility",
+      );
     }
   }
 

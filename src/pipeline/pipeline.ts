@@ -2,7 +2,8 @@
 // settle each delivery (ack after commit or after the DLQ accepted it). The
 // invariant everything here protects: a delivery is deleted only after its row
 // is committed or its dead letter accepted.
-import { EtlError, isEtlError } from "../errors.ts";
+import { codeOf, contextOf, EtlError, isEtlError } from "../errors.ts";
+import { createProblems } from "../ops/problems.ts";
 import { backoffDelayMs, sleep } from "./backoff.ts";
 import type { Delivery, Item, Outcome, PipelineDeps, PipelineOptions, Summary } from "./contracts.ts";
 import { createHeartbeat } from "./heartbeat.ts";
@@ -25,6 +26,7 @@ export interface Pipeline {
 
 export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pipeline {
   const { source, transform, metrics, log } = deps;
+  const problems = createProblems(log, metrics);
   const wakeup = new Wakeup();
   const ledger = createLedger(metrics, () => wakeup.notify());
   const pending: Item[] = [];
@@ -61,6 +63,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     writing,
     notify: () => wakeup.notify(),
     progress,
+    problems,
   });
   const heartbeat = createHeartbeat(deps, options, () => [
     ...pending.map((i) => i.delivery),
@@ -99,10 +102,12 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       return transform(delivery);
     } catch (err) {
       // A bug, not bad input: keep the message for a fixed version rather than guess.
-      metrics.errors.inc({ stage: "processing", code: "TRANSFORM_FAILED" });
-      log.error(
-        { code: "TRANSFORM_FAILED", messageId: delivery.messageId, errName: (err as Error)?.name },
+      problems.report(
+        "processing",
+        "TRANSFORM_FAILED",
+        { messageId: delivery.messageId, errName: (err as Error)?.name },
         "transform threw",
+        { level: "error" },
       );
       return null;
     }
@@ -150,12 +155,17 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         progress();
         wakeup.notify();
         if (receiving.signal.aborted) break;
-        const code = isEtlError(err) ? err.code : "SQS_REQUEST_FAILED";
-        metrics.errors.inc({ stage: "receiving", code });
-        if (isEtlError(err) && !err.retryable) return fail(err);
+        const code = codeOf(err, "SQS_REQUEST_FAILED");
+        if (isEtlError(err) && !err.retryable) {
+          // Counted here; its message is the run's fatal error, printed once at the top.
+          problems.count("receiving", code);
+          return fail(err);
+        }
         const delayMs = backoffDelayMs(attempt++, options.backoff);
-        log.warn(
-          { code, poller: index, retryInMs: delayMs, ...(isEtlError(err) ? err.context : {}) },
+        problems.report(
+          "receiving",
+          code,
+          { poller: index, retryInMs: delayMs, ...contextOf(err) },
           "receive failed",
         );
         await sleep(delayMs, receiving.signal);

@@ -4,7 +4,7 @@
 // not written is released (made visible again), never deleted. A failure that
 // retrying cannot fix (a revoked grant, a schema that cannot take the rows)
 // stops the pipeline instead of looping.
-import { isEtlError } from "../errors.ts";
+import { codeOf, contextOf, isEtlError } from "../errors.ts";
 import type { Rejection } from "../transform/loginEvent.ts";
 import type { LoginRow } from "../transform/toRow.ts";
 import { createAcknowledger } from "./acknowledge.ts";
@@ -25,8 +25,8 @@ interface WriteOutcome {
 }
 
 export function createSettler(ctx: SettleContext) {
-  const { deps, options, ledger, deadline, writing, progress } = ctx;
-  const { sink, metrics, log } = deps;
+  const { deps, options, ledger, deadline, writing, progress, problems } = ctx;
+  const { sink, metrics } = deps;
   const acknowledger = createAcknowledger(ctx);
   const { ack, releaseAtDeadline } = acknowledger;
   const deadLetterer = createDeadLetterer(ctx, acknowledger);
@@ -56,14 +56,18 @@ export function createSettler(ctx: SettleContext) {
         return;
       } catch (err) {
         progress();
-        const code = isEtlError(err) ? err.code : "DB_WRITE_FAILED";
-        metrics.errors.inc({ stage: "writing", code });
+        // Every failed attempt counts in errors_total{stage="writing"}, whatever comes of it.
+        const code = codeOf(err, "DB_WRITE_FAILED");
         if (isEtlError(err) && !err.retryable && code !== "DB_ROW_REFUSED") {
+          // Its message is the run's fatal error, printed once at the top.
+          problems.count("writing", code);
           out.fatal = err;
           out.unwritten.push(...items);
           return;
         }
         if (code === "DB_ROW_REFUSED") {
+          // Logged once with the refused rows' ids (writeRows), when the halving found them.
+          problems.count("writing", code);
           // Retrying cannot help; halve the batch until the refused rows stand alone.
           if (items.length === 1) {
             out.refused.push(...items);
@@ -75,14 +79,10 @@ export function createSettler(ctx: SettleContext) {
           return;
         }
         const delayMs = backoffDelayMs(attempt, options.backoff);
-        log.warn(
-          {
-            code,
-            rows: items.length,
-            attempt: attempt + 1,
-            retryInMs: delayMs,
-            ...(isEtlError(err) ? err.context : {}),
-          },
+        problems.report(
+          "writing",
+          code,
+          { rows: items.length, attempt: attempt + 1, retryInMs: delayMs, ...contextOf(err) },
           "batch write failed; retrying",
         );
         await sleep(delayMs, deadline);
@@ -129,8 +129,11 @@ export function createSettler(ctx: SettleContext) {
     const refusedIds = new Set(out.refused.map((i) => i.delivery.messageId));
     const refused = [...out.refused, ...repeats.filter((r) => refusedIds.has(r.delivery.messageId))];
     if (refused.length) {
-      log.warn(
-        { code: "DB_ROW_REFUSED", messageIds: refused.map((i) => i.delivery.messageId) },
+      // Each refused write attempt was counted as it failed (writeItems).
+      problems.log(
+        "writing",
+        "DB_ROW_REFUSED",
+        { messageIds: refused.map((i) => i.delivery.messageId) },
         "database refused rows",
       );
       deadLetterer.submit(

@@ -1,4 +1,5 @@
 // What the parts of settling (writing, acknowledging, dead-lettering) share.
+import type { Problems } from "../ops/problems.ts";
 import type { Delivery, PipelineDeps, PipelineOptions } from "./contracts.ts";
 import type { Ledger } from "./ledger.ts";
 
@@ -13,4 +14,6 @@ export interface SettleContext {
   readonly notify: () => void;
   /** A write, delete or dead-letter attempt completed, however it ended: the loop is alive. */
   readonly progress: () => void;
+  /** Each failure's log line and its count in errors_total, from one place. */
+  readonly problems: Problems;
 }

@@ -2,6 +2,7 @@
 import pg from "pg";
 import { describeCause, type ErrorCode, EtlError } from "../errors.ts";
 import type { Logger } from "../ops/logger.ts";
+import { createProblems } from "../ops/problems.ts";
 
 export interface PostgresSettings {
   readonly databaseUrl: string;
@@ -27,8 +28,11 @@ export function createPool(settings: PostgresSettings, log: Logger): pg.Pool {
     options: `-c search_path=${quoteIdent(settings.schema)}`,
   });
   // An idle client whose server went away emits here; without a listener the process would die.
+  // Logged, not counted: no write failed (the next one that does counts), and the pool serves
+  // commands that export no metrics too.
+  const problems = createProblems(log, null);
   pool.on("error", (err) =>
-    log.warn({ code: "DB_UNREACHABLE", ...describeCause(err) }, "idle database connection lost"),
+    problems.log("writing", "DB_UNREACHABLE", describeCause(err), "idle database connection lost"),
   );
   return pool;
 }

@@ -94,7 +94,13 @@ export function problemCodes(logs: Array<Record<string, unknown>>): Record<strin
   const out: Record<string, number> = {};
   for (const line of logs) {
     if (line.level !== "warn" && line.level !== "error") continue;
-    const code = typeof line.code === "string" ? line.code : "(none)";
+    // Rejections are bad input, not errors: they carry their outcome instead of a code.
+    const code =
+      typeof line.code === "string"
+        ? line.code
+        : typeof line.outcome === "string"
+          ? `rejected (${line.outcome})`
+          : "(none)";
     out[code] = (out[code] ?? 0) + 1;
   }
   return out;

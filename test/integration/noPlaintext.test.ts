@@ -79,6 +79,21 @@ describe("canary PII", () => {
     const res = await done;
     expect(res.code).toBe(0);
     expect(res.stderr).toMatch(/batch write failed/);
+    // Each failed batch write has its warning and its count in errors_total, under the same stage and code.
+    const retries = res.stderr
+      .split("\n")
+      .filter((line) => line.startsWith("{") && line.includes('"batch write failed; retrying"'))
+      .map((line) => JSON.parse(line) as { code: string; stage: string });
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    const logged: Record<string, number> = {};
+    for (const { code, stage } of retries) logged[`${stage}/${code}`] = (logged[`${stage}/${code}`] ?? 0) + 1;
+    const counted: Record<string, number> = {};
+    for (const [, labels, value] of metrics.matchAll(/^login_etl_errors_total\{([^}]*)\} (\d+)$/gm)) {
+      const stage = /stage="([^"]*)"/.exec(labels ?? "")?.[1];
+      const code = /code="([^"]*)"/.exec(labels ?? "")?.[1];
+      if (stage === "writing") counted[`${stage}/${code}`] = Number(value);
+    }
+    expect(counted).toEqual(logged);
     // The privacy officer's trail: an unmask (its output is the value, by design) and a forget.
     const officer = stack.env({
       LOGIN_ETL_LOG_LEVEL: "trace",

@@ -2,7 +2,10 @@
 // unit tests of the pipeline loop; never the AWS SDK or pg. All three write to
 // one ordered event log, so a test can assert what happened before what
 // (a delivery is acked only after its row was committed).
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { isEtlError } from "../../src/errors.ts";
+import type { Logger } from "../../src/ops/logger.ts";
 import type {
   DeadLetter,
   DeadLetterQueue,
@@ -43,6 +46,22 @@ export function createEventLog() {
 
 export type EventLog = ReturnType<typeof createEventLog>;
 
+/** One JSON line a logger wrote, parsed. */
+export type LogLine = Record<string, unknown> & { level: string; msg: string };
+
+/** A real pino logger (trace and up) whose lines are kept, parsed, in `lines`. */
+export function createCapturingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)) as LogLine);
+      done();
+    },
+  });
+  const logger = pino({ level: "trace", formatters: { level: (label) => ({ level: label }) } }, stream);
+  return { logger, lines };
+}
+
 /** Resolves on a later turn of the event loop, like a network round trip. */
 export const roundTrip = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
@@ -82,6 +101,8 @@ export function createFakeSource(options: FakeSourceOptions) {
   let handles = 0;
   let sequence = 0;
   let ackGate: { promise: Promise<void>; open: () => void } | null = null;
+  /** What the next ack calls do instead of deleting: throw the error, or "refuse" every entry. */
+  const ackFailures: unknown[] = [];
 
   function take(maxMessages: number): Delivery[] {
     const now = Date.now();
@@ -128,6 +149,11 @@ export function createFakeSource(options: FakeSourceOptions) {
     async ack(deliveries) {
       await roundTrip();
       if (ackGate) await ackGate.promise;
+      if (ackFailures.length) {
+        const failure = ackFailures.shift();
+        if (failure === "refuse") return [...deliveries];
+        throw failure;
+      }
       for (const d of deliveries) {
         held.delete(d.handle);
         acked.push(d);
@@ -190,6 +216,10 @@ export function createFakeSource(options: FakeSourceOptions) {
     openAcks(): void {
       ackGate?.open();
       ackGate = null;
+    },
+    /** The next ack calls fail, in order: each throws its error, or with "refuse" the queue refuses every entry. */
+    failNextAcks(...failures: unknown[]): void {
+      ackFailures.push(...failures);
     },
     acked,
     released,

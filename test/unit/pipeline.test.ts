@@ -5,12 +5,13 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createTransform } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { EtlError } from "../../src/errors.ts";
-import { createLogger } from "../../src/ops/logger.ts";
+import { createLogger, type Logger } from "../../src/ops/logger.ts";
 import { createMetrics, type Metrics } from "../../src/ops/metrics.ts";
 import type { PipelineOptions, Summary, Transform } from "../../src/pipeline/contracts.ts";
 import { createHeartbeat } from "../../src/pipeline/heartbeat.ts";
 import { createPipeline, type Pipeline } from "../../src/pipeline/pipeline.ts";
 import {
+  createCapturingLogger,
   createEventLog,
   createFakeDeadLetterQueue,
   createFakeSink,
@@ -69,6 +70,8 @@ function harness(
     maxReceiveCount?: number;
     refuse?: Parameters<typeof createFakeDeadLetterQueue>[0]["refuse"];
     permanent?: Parameters<typeof createFakeDeadLetterQueue>[0]["permanent"];
+    /** Where the pipeline logs (silent unless given). */
+    logger?: Logger;
   } = {},
 ): Harness {
   const log = createEventLog();
@@ -90,7 +93,7 @@ function harness(
       deadLetters: setup.deadLetters === false ? null : dlq.deadLetters,
       transform: setup.transform ?? realTransform,
       metrics,
-      log: createLogger("silent"),
+      log: setup.logger ?? createLogger("silent"),
     },
     { ...BASE_OPTIONS, ...options },
   );
@@ -200,7 +203,8 @@ describe("pipeline: acknowledgement after the durable write", () => {
   });
 
   it("acks nothing while the sink throws a retryable error, retries with back-off, and acks each delivery exactly once after it recovers", async () => {
-    const h = harness({ backoff: { initialDelayMs: 10, maxDelayMs: 40 } });
+    const { logger, lines } = createCapturingLogger();
+    const h = harness({ backoff: { initialDelayMs: 10, maxDelayMs: 40 } }, { logger });
     h.sink.failWith(retryable);
     for (let i = 0; i < 12; i++) h.source.send(validBody(i));
     const done = h.run();
@@ -227,6 +231,31 @@ describe("pipeline: acknowledgement after the durable write", () => {
     const failedAttempts = h.sink.attempts.length - h.sink.committed.length;
     expect(failedAttempts).toBeGreaterThanOrEqual(3);
     expect(errors.values.find((v) => v.labels.code === "DB_UNREACHABLE")?.value).toBe(failedAttempts);
+    // Each failed attempt has its line and its count, under the same stage and code.
+    expect(errors.values.map((v) => v.labels)).toEqual([{ stage: "writing", code: "DB_UNREACHABLE" }]);
+    const retries = lines.filter((l) => l.msg === "batch write failed; retrying");
+    expect(retries).toHaveLength(failedAttempts);
+    for (const line of retries)
+      expect(line).toMatchObject({ code: "DB_UNREACHABLE", stage: "writing", rows: 12 });
+  });
+
+  it("counts each failed delete attempt in errors_total and logs ACK_FAILED once, when the attempts are exhausted", async () => {
+    const { logger, lines } = createCapturingLogger();
+    const h = harness({}, { logger });
+    // Four attempts: the request fails once, then the queue refuses every entry three times.
+    h.source.failNextAcks(new EtlError("SQS_UNREACHABLE", "down (test)"), "refuse", "refuse", "refuse");
+    const ids = Array.from({ length: 3 }, (_, i) => h.source.send(validBody(i)));
+    const summary = await h.run();
+    expect(summary).toMatchObject({ received: 3, inserted: 3, ack_failed: 3 });
+    expect(h.source.acked).toEqual([]);
+    const errors = (await h.metrics.errors.get()).values.map((v) => [v.labels.stage, v.labels.code, v.value]);
+    expect(errors).toEqual([
+      ["acking", "SQS_UNREACHABLE", 1],
+      ["acking", "ACK_FAILED", 3],
+    ]);
+    const ackLines = lines.filter((l) => l.code === "ACK_FAILED");
+    expect(ackLines).toHaveLength(1);
+    expect(ackLines[0]).toMatchObject({ stage: "acking", messageIds: ids });
   });
 
   it("stops receiving once maxInFlight deliveries are in hand while the sink is failing", async () => {
