@@ -1,6 +1,6 @@
 // The two clients the plain drain loop (bench/queueDrainLoop.ts) can drive:
-// the AWS SDK (login-etl's createSqsClient, or one of the option variants of
-// bench/sqsVariants.ts) and the lean AWS JSON client (src/sqs/jsonClient.ts).
+// the AWS SDK (one of the option variants of bench/sqsVariants.ts, "product"
+// being the SDK client login-etl used to ship) and the lean AWS JSON client (src/sqs/jsonClient.ts).
 // Both make the same two requests: receive 10 with the system attributes the
 // source asks for, then one DeleteMessageBatch of what came.
 import path from "node:path";
@@ -62,7 +62,7 @@ export async function createLoopClient(
       destroy: () => client.destroy(),
     };
   }
-  const client = await createVariantClient(variant, settings, etlRoot);
+  const client = createVariantClient(variant, settings);
   return {
     async receive() {
       const res = await client.send(

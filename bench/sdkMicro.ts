@@ -82,22 +82,18 @@ async function pairs(client: SQSClient, count: number): Promise<void> {
   }
 }
 
-export async function measureSdkMicro(etlRoot: string, repeat: number): Promise<MicroResult[]> {
+export async function measureSdkMicro(repeat: number): Promise<MicroResult[]> {
   const names = (Object.keys(SQS_VARIANTS) as VariantName[]).filter(
     (n) => !("keepAlive" in SQS_VARIANTS[n]) && !("maxSockets" in SQS_VARIANTS[n]),
   );
   const clients = new Map<VariantName, SQSClient>();
   for (const name of names) {
-    const client = await createVariantClient(
-      name,
-      {
-        region: LOCAL_REGION,
-        endpointUrl: "http://127.0.0.1:1",
-        credentials: LOCAL_CREDENTIALS,
-        maxSockets: 8,
-      },
-      etlRoot,
-    );
+    const client = createVariantClient(name, {
+      region: LOCAL_REGION,
+      endpointUrl: "http://127.0.0.1:1",
+      credentials: LOCAL_CREDENTIALS,
+      maxSockets: 8,
+    });
     // The same client, its network swapped for the canned answers.
     (client.config as { requestHandler: unknown }).requestHandler = cannedHandler();
     await pairs(client, 500); // warm-up

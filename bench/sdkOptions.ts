@@ -31,7 +31,7 @@ export async function measureSdkOptions(
 ): Promise<SdkResult> {
   const { settings } = stack;
   log("  SDK CPU without a network…");
-  const micro = await measureSdkMicro(settings.etlRoot, settings.repeat);
+  const micro = await measureSdkMicro(settings.repeat);
   const names = Object.keys(SQS_VARIANTS) as VariantName[];
   const runs = new Map<VariantName, Array<Awaited<ReturnType<typeof queueRun>>>>(names.map((n) => [n, []]));
   for (let r = 0; r < settings.repeat; r++) {

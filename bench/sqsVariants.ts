@@ -1,15 +1,15 @@
-// SQS client configurations to compare in the plain drain loop. "product" is
-// login-etl's own createSqsClient; "copy" is the same agent with the SDK's
-// default options, and each other variant changes one thing from "copy", to
-// price the SDK options the issue asks about (the product adopted sha256 and md5).
+// AWS SDK client configurations to compare in the plain drain loop. "product" is
+// the SDK client as login-etl built it until everything moved to the lean client
+// (src/sqs/jsonClient.ts; issue 8): the keep-alive agent, maxAttempts 1, the
+// sha256 key cache, MD5 checks only over plain http. "copy" is the same agent
+// with the SDK's default options, and each other variant changes one thing from
+// "copy", to price the SDK options the issue asks about.
 
 import { Agent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { Sha256KeyCache } from "../src/sqs/sha256KeyCache.ts";
+import { Sha256KeyCache } from "./sha256KeyCache.ts";
 
 export interface ClientSettings {
   readonly region: string;
@@ -34,7 +34,10 @@ const WHEN_REQUIRED = {
 } as Partial<SQSClientConfig>;
 
 export const SQS_VARIANTS = {
-  product: { description: "createSqsClient as shipped (keep-alive agent, maxAttempts 1)" },
+  product: {
+    description:
+      "the SDK client login-etl shipped before the lean client (keep-alive agent, maxAttempts 1, sha256 key cache, md5 only over http)",
+  },
   copy: {
     description:
       "the SDK defaults with the product's agent: the baseline each option below is priced against",
@@ -49,7 +52,7 @@ export const SQS_VARIANTS = {
     client: { ...WHEN_REQUIRED, md5: false },
   },
   "sha256-keycache": {
-    description: "sha256: HMAC keys as KeyObjects, made once (src/sqs/sha256KeyCache.ts)",
+    description: "sha256: HMAC keys as KeyObjects, made once (bench/sha256KeyCache.ts)",
     client: { sha256: Sha256KeyCache },
   },
   "md5-off+sha256-keycache": {
@@ -67,19 +70,18 @@ export function isVariant(name: string): name is VariantName {
   return Object.hasOwn(SQS_VARIANTS, name);
 }
 
-export async function createVariantClient(
-  name: VariantName,
-  settings: ClientSettings,
-  etlRoot: string,
-): Promise<SQSClient> {
-  if (name === "product") {
-    const { createSqsClient } = (await import(
-      pathToFileURL(path.join(etlRoot, "src/sqs/sqsClient.ts")).href
-    )) as typeof import("../src/sqs/sqsClient.ts");
+/** What "product" adds to "copy": TLS authenticates every byte, so MD5 checks only over plain http. */
+function productOptions(settings: ClientSettings): Partial<SQSClientConfig> {
+  const quiet = () => {};
+  return {
+    sha256: Sha256KeyCache,
+    ...(settings.endpointUrl.startsWith("http://") ? {} : { md5: false }),
     // The bench prints its own table: the SDK's warnings go nowhere.
-    const silent = { debug: () => {} } as unknown as Parameters<typeof createSqsClient>[0]["log"];
-    return createSqsClient({ ...settings, queueUrls: [], log: silent });
-  }
+    logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet },
+  };
+}
+
+export function createVariantClient(name: VariantName, settings: ClientSettings): SQSClient {
   const variant: Variant = SQS_VARIANTS[name];
   const agentOptions = {
     keepAlive: variant.keepAlive ?? true,
@@ -96,6 +98,6 @@ export async function createVariantClient(
       requestTimeout: 30_000,
     }),
     maxAttempts: 1,
-    ...variant.client,
+    ...(name === "product" ? productOptions(settings) : variant.client),
   });
 }

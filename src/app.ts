@@ -13,7 +13,7 @@ import { createPipeline, type Pipeline } from "./pipeline/pipeline.ts";
 import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, migrate } from "./postgres/migrations.ts";
 import { createPool } from "./postgres/postgresPool.ts";
 import { createPostgresSink } from "./postgres/postgresSink.ts";
-import { createSqsJsonClient } from "./sqs/jsonClient.ts";
+import { sqsClientFor } from "./sqs/jsonClient.ts";
 import { createSqsDeadLetterQueue } from "./sqs/sqsDeadLetterQueue.ts";
 import { describeQueue, type QueueInfo } from "./sqs/sqsQueueInfo.ts";
 import { createSqsSource } from "./sqs/sqsSource.ts";
@@ -84,9 +84,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const queueUrl = config.queueUrl as string;
   // The lean client (src/sqs/): a third of the AWS SDK's CPU per message; the SDK's own
   // credential chain still supplies the keys (loaded only when no static keys are given).
-  const sqs = createSqsJsonClient({
-    region: config.region,
-    endpoint: config.endpointUrl,
+  const sqs = sqsClientFor(config, {
     credentials: options.sqsCredentials,
     maxSockets: config.pollers + config.writers * 4 + 8,
   });

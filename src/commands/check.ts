@@ -6,7 +6,7 @@ import { EtlError, isEtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
 import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM, loadMigrations } from "../postgres/migrations.ts";
 import { createPool, pgError } from "../postgres/postgresPool.ts";
-import { createSqsJsonClient } from "../sqs/jsonClient.ts";
+import { sqsClientFor } from "../sqs/jsonClient.ts";
 import { describeQueue, pingQueue } from "../sqs/sqsQueueInfo.ts";
 import { type CommandContext, print } from "./context.ts";
 
@@ -35,7 +35,7 @@ export async function checkCommand(ctx: CommandContext, flags: Flags): Promise<n
     ...config.warnings.map((text) => ({ ok: true, warn: true, text })),
   ];
   const queueUrl = config.queueUrl as string;
-  const sqs = createSqsJsonClient({ region: config.region, endpoint: config.endpointUrl, maxSockets: 4 });
+  const sqs = sqsClientFor(config, { maxSockets: 4 });
   const pool = createPool(
     { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 },
     createLogger("silent"),

@@ -3,12 +3,13 @@
 // (repeated addresses, null locales, an identical body twice, malformed
 // bodies), drained through the same code as `run`, then the results shown.
 import { randomBytes } from "node:crypto";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import pg from "pg";
 import { type Flags, loadConfig } from "../config.ts";
 import { loadDemoStack } from "../local/demoStack.ts";
 import { MALFORMED_BODIES, sampleBodies } from "../local/sampleEvents.ts";
+import { sqsClientFor } from "../sqs/jsonClient.ts";
 import { sendBodies } from "../sqs/sqsProducer.ts";
+import type { SqsJsonClient } from "../sqs/types.ts";
 import { type CommandContext, print } from "./context.ts";
 import { drainQueue, formatSummary } from "./drain.ts";
 
@@ -38,6 +39,7 @@ export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: b
     await db.stop();
     throw err;
   });
+  let sqsClient: SqsJsonClient | undefined;
   try {
     const { queueUrl, dlqUrl } = await sqs.createQueueWithDlq("login-queue", {
       visibilityTimeoutSeconds: 30,
@@ -58,11 +60,6 @@ export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: b
       MALFORMED_BODIES[1] as string,
       MALFORMED_BODIES[3] as string,
     );
-    await sendBodies(sqs.client, queueUrl, bodies);
-    out(
-      `seeded ${bodies.length} messages on ${queueUrl} (${SAMPLE_COUNT} events, 1 body sent twice, 3 malformed)`,
-    );
-
     const config = loadConfig(
       {
         SQS_QUEUE_URL: queueUrl,
@@ -79,6 +76,13 @@ export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: b
       {},
       new Set(["queue", "database", "keyring", "vault"]),
     );
+    // Seeded and inspected through the lean client, built as every command builds it.
+    sqsClient = sqsClientFor(config, { credentials: LOCAL_CREDENTIALS, maxSockets: 10 });
+    await sendBodies(sqsClient, queueUrl, bodies);
+    out(
+      `seeded ${bodies.length} messages on ${queueUrl} (${SAMPLE_COUNT} events, 1 body sent twice, 3 malformed)`,
+    );
+
     const summary = await drainQueue(ctx, config, { progress: false, sqsCredentials: LOCAL_CREDENTIALS });
     out();
     out("drain summary (the same pipeline as `login-etl run`):");
@@ -106,9 +110,10 @@ export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: b
         "  SELECT masked_ip, count(*), count(DISTINCT user_id) FROM user_logins GROUP BY masked_ip HAVING count(DISTINCT user_id) > 1;",
       );
       out(table(shared.rows));
-      const dlq = await sqs.client.send(
-        new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
-      );
+      const dlq = await sqsClient.getQueueAttributes({
+        QueueUrl: dlqUrl,
+        AttributeNames: ["ApproximateNumberOfMessages"],
+      });
       out();
       out(
         `dead-letter queue: ${dlq.Attributes?.ApproximateNumberOfMessages ?? "?"} messages, each with error_code and error_detail attributes`,
@@ -134,6 +139,7 @@ export async function demoCommand(ctx: CommandContext, flags: Flags & { keep?: b
     }
     return 0;
   } finally {
+    sqsClient?.destroy();
     await sqs.stop();
     await db.stop();
   }

@@ -2,8 +2,7 @@
 import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { sampleBodies } from "../local/sampleEvents.ts";
-import { createLogger } from "../ops/logger.ts";
-import { createSqsClient } from "../sqs/sqsClient.ts";
+import { sqsClientFor } from "../sqs/jsonClient.ts";
 import { sendBodies } from "../sqs/sqsProducer.ts";
 import { type CommandContext, print } from "./context.ts";
 
@@ -37,13 +36,9 @@ export async function produceCommand(
   const seed = wholeNumber("seed", flags.seed ?? String(Date.now() % 2 ** 31), 0, 2 ** 31 - 1);
   const concurrency = wholeNumber("concurrency", flags.concurrency ?? "8", 1, 64);
   const config = loadConfig(ctx.env, flags, new Set(["queue"]), COMMAND_SETTINGS.produce);
-  const client = createSqsClient({
-    region: config.region,
-    endpointUrl: config.endpointUrl,
-    queueUrls: [config.queueUrl as string],
-    log: createLogger(config.logLevel),
-    maxSockets: concurrency + 2,
-  });
+  // The lean client, built as run and check build it (AWS_REGION, SQS_ENDPOINT_URL, the
+  // AWS SDK's credential chain); its errors come from src/sqs/errorMapping.ts.
+  const client = sqsClientFor(config, { maxSockets: concurrency + 2 });
   const started = performance.now();
   try {
     const sent = await sendBodies(

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from "../ops/logger.ts";
 import { hasIdempotencyIndex, IDEMPOTENCY_INDEX_PROBLEM } from "../postgres/migrations.ts";
 import { createPool } from "../postgres/postgresPool.ts";
 import { createPostgresSink } from "../postgres/postgresSink.ts";
-import { createSqsJsonClient } from "../sqs/jsonClient.ts";
+import { sqsClientFor } from "../sqs/jsonClient.ts";
 import { createSqsDeadLetterQueue } from "../sqs/sqsDeadLetterQueue.ts";
 import { processRecords, type RecordDeps } from "./processRecords.ts";
 
@@ -52,12 +52,7 @@ async function open(options: HandlerOptions): Promise<Resources> {
     { databaseUrl: config.databaseUrl as string, schema: config.dbSchema, poolSize: 1 },
     log,
   );
-  const sqs = createSqsJsonClient({
-    region: config.region,
-    endpoint: config.endpointUrl,
-    credentials: options.sqsCredentials,
-    maxSockets: 4,
-  });
+  const sqs = sqsClientFor(config, { credentials: options.sqsCredentials, maxSockets: 4 });
   const close = async () => {
     sqs.destroy();
     await pool.end().catch(() => {});

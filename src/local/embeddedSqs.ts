@@ -1,6 +1,7 @@
 // An SQS endpoint in this process (fauxqs, which speaks the AWS JSON protocol
-// of the current SDK), with the source queue and its dead-letter queue.
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+// of the current SDK), with the source queue and its dead-letter queue. Queues
+// are made through fauxqs's own API: no SQS client here (login-etl talks to the
+// endpoint with its lean client, the tests with the AWS SDK's).
 import { startFauxqs } from "fauxqs";
 
 export const LOCAL_REGION = "us-east-1";
@@ -9,7 +10,6 @@ export const LOCAL_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" 
 export interface EmbeddedSqs {
   readonly endpointUrl: string;
   readonly port: number;
-  readonly client: SQSClient;
   createQueue(name: string, attributes?: Record<string, string>): Promise<string>;
   /** Creates `name` and `name-dlq`, with a redrive policy after `maxReceiveCount` receives. */
   createQueueWithDlq(
@@ -28,35 +28,20 @@ export async function startEmbeddedSqs(
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
   });
   const endpointUrl = `http://127.0.0.1:${server.port}`;
-  const client = new SQSClient({
-    region: LOCAL_REGION,
-    endpoint: endpointUrl,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  const createQueue = async (name: string, attributes?: Record<string, string>) => {
-    const res = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    if (!res.QueueUrl) throw new Error(`CreateQueue ${name} returned no URL`);
-    return res.QueueUrl;
-  };
+  const create = (name: string, attributes?: Record<string, string>) =>
+    server.createQueue(name, { region: LOCAL_REGION, ...(attributes ? { attributes } : {}) });
   return {
     endpointUrl,
     port: server.port,
-    client,
-    createQueue,
+    createQueue: async (name, attributes) => create(name, attributes).queueUrl,
     async createQueueWithDlq(name, { visibilityTimeoutSeconds = 30, maxReceiveCount = 5 } = {}) {
-      const dlqUrl = await createQueue(`${name}-dlq`);
-      const { Attributes } = await client.send(
-        new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }),
-      );
-      const queueUrl = await createQueue(name, {
+      const dlq = create(`${name}-dlq`);
+      const { queueUrl } = create(name, {
         VisibilityTimeout: String(visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount }),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount }),
       });
-      return { queueUrl, dlqUrl };
+      return { queueUrl, dlqUrl: dlq.queueUrl };
     },
-    async stop() {
-      client.destroy();
-      await server.stop();
-    },
+    stop: () => server.stop(),
   };
 }

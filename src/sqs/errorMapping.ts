@@ -3,6 +3,7 @@
 // Query code and HTTP status: SQS's text can quote request data.
 import { EtlError, type Stage } from "../errors.ts";
 import { type ErrorAnswer, type ErrorIdentity, errorKind, identifyError } from "./errorIdentity.ts";
+import type { BatchResultErrorEntry } from "./types.ts";
 
 /** Which call failed, for the message and the context (a queue URL is not secret). */
 export interface SqsCall {
@@ -23,7 +24,7 @@ export class SqsServiceError extends Error {
   }
 }
 
-/** The project's wording since the SDK days (src/sqs/sqsClient.ts): users search for it. */
+/** The project's wording since the SDK days (the AWS SDK client it used before the lean one): users search for it. */
 export function legacyProtocolMessage(operation: string, name: string, status: number | undefined): string {
   return `the SQS endpoint does not speak the AWS JSON protocol that current AWS SDKs use (it answered ${operation} with ${name}${status ? `, HTTP ${status}` : ""}). LocalStack older than 3.0 (for example the fetchdocker/data-takehome-localstack image) speaks only the old Query protocol: upgrade to LocalStack 3 or later, or use another current emulator such as fauxqs.`;
 }
@@ -138,4 +139,33 @@ export function errorFromFailure(err: unknown, call: SqsCall): EtlError {
       options,
     );
   return new EtlError("SQS_REQUEST_FAILED", `SQS ${call.operation} failed (${code ?? name})`, options);
+}
+
+/**
+ * Maps the entries SQS refused in a batch call that itself succeeded (for a caller that
+ * needs every entry through, such as `produce`) to an EtlError. Only when every refused
+ * entry is the sender's fault is sending them again hopeless.
+ */
+export function errorFromRefusedEntries(
+  refused: readonly BatchResultErrorEntry[],
+  entries: number,
+  call: SqsCall,
+): EtlError {
+  const codes = [...new Set(refused.map((f) => f.Code))].sort();
+  const senderFault = refused.length > 0 && refused.every((f) => f.SenderFault);
+  const context = {
+    operation: call.operation,
+    queue: call.queue,
+    refused: refused.length,
+    entries,
+    refusedCodes: codes,
+  };
+  const what = `SQS refused ${refused.length} of ${entries} entries of ${call.operation} on ${call.queue} (${codes.join(", ")})`;
+  return senderFault
+    ? new EtlError("SQS_REQUEST_INVALID", `${what}: sending the same entries again cannot help`, {
+        context,
+        stage: call.stage,
+        retryable: false,
+      })
+    : new EtlError("SQS_REQUEST_FAILED", what, { context, stage: call.stage, retryable: true });
 }

@@ -8,6 +8,7 @@
 // rest): a refused signing time, with the clock offset taken from the server's
 // Date header, and an expired session token, with fresh credentials. Every
 // failure is an EtlError from src/sqs/errorMapping.ts.
+import type { Config } from "../config.ts";
 import type { Stage } from "../errors.ts";
 import { type CredentialProvider, createCredentialCache } from "./credentials.ts";
 import { checkQueueUrl, resolveEndpoint } from "./endpoint.ts";
@@ -211,4 +212,21 @@ export function createSqsJsonClient(options: SqsJsonClientOptions): SqsJsonClien
     },
     destroy: () => transport.destroy(),
   };
+}
+
+/**
+ * The lean client for a loaded configuration (AWS_REGION, SQS_ENDPOINT_URL): the one way
+ * commands, the app and the Lambda handler build it. Credentials only for the embedded
+ * stack; elsewhere the AWS SDK's default provider chain applies.
+ */
+export function sqsClientFor(
+  config: Pick<Config, "region" | "endpointUrl">,
+  options: { readonly maxSockets: number; readonly credentials?: AwsCredentials | undefined },
+): SqsJsonClient {
+  return createSqsJsonClient({
+    region: config.region,
+    endpoint: config.endpointUrl,
+    credentials: options.credentials,
+    maxSockets: options.maxSockets,
+  });
 }

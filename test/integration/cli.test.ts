@@ -1,5 +1,7 @@
-import net from "node:net";
 // The `login-etl` binary end to end, as a user drives it.
+import { randomUUID } from "node:crypto";
+import net from "node:net";
+import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { freePort } from "../../src/local/embeddedPostgres.ts";
 import { eventually } from "../helpers/app.ts";
@@ -132,6 +134,35 @@ describe("login-etl migrate, check, produce, mask", () => {
       "SELECT masked_ip FROM user_logins GROUP BY masked_ip HAVING count(*) > 1",
     );
     expect(shared.length).toBeGreaterThan(0);
+  });
+
+  it("produce to a queue that does not exist prints one error line and exits 1 (even at debug level)", async () => {
+    const missing = stack.queueUrl.replace(/[^/]+$/, "no-such-queue");
+    const res = await runCli(
+      ["produce", "--count", "5"],
+      stack.env({ SQS_QUEUE_URL: missing, LOGIN_ETL_LOG_LEVEL: "debug" }),
+    );
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe("");
+    // Nothing but the error: no SDK warning, no log line, no stack trace.
+    expect(res.stderr).toBe(
+      `login-etl: queue ${missing} does not exist (SendMessageBatch): check SQS_QUEUE_URL / SQS_DLQ_URL and AWS_REGION [SQS_QUEUE_NOT_FOUND]\n`,
+    );
+  });
+
+  it("produce stops with SQS_REQUEST_INVALID when the queue refuses the entries (a FIFO queue)", async () => {
+    // A FIFO queue refuses each entry without a MessageGroupId: the request succeeds, the entries fail.
+    const { QueueUrl: queueUrl = "" } = await stack.sqs.send(
+      new CreateQueueCommand({ QueueName: `produce-${randomUUID().slice(0, 8)}.fifo` }),
+    );
+    const res = await runCli(["produce", "--count", "3"], stack.env({ SQS_QUEUE_URL: queueUrl }));
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe("");
+    expect(res.stderr).toMatch(
+      /^login-etl: SQS refused 3 of 3 entries of SendMessageBatch on \S+ \(MissingParameter\): sending the same entries again cannot help \[SQS_REQUEST_INVALID\]\n$/,
+    );
+    expect(res.stderr).not.toMatch(STACK_TRACE);
+    expect(await stack.counts(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
   });
 
   it("mask prints the pseudonym the pipeline stores for the same value", async () => {

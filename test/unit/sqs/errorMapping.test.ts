@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/errors.ts";
 import { type ErrorAnswer, identifyError, sanitizeErrorName } from "../../../src/sqs/errorIdentity.ts";
-import { errorFromAnswer, errorFromFailure } from "../../../src/sqs/errorMapping.ts";
+import { errorFromAnswer, errorFromFailure, errorFromRefusedEntries } from "../../../src/sqs/errorMapping.ts";
 
 const call = {
   operation: "ReceiveMessage",
@@ -368,4 +368,41 @@ describe("mapping a failure without an answer", () => {
       expect(mapped.context.causeName).toBe((err as Error).name);
     });
   }
+});
+
+describe("entries SQS refused in a batch that succeeded (produce)", () => {
+  const send = { operation: "SendMessageBatch", queue: call.queue, stage: "processing" as const };
+
+  it("is SQS_REQUEST_INVALID, not retried, when every refused entry is the sender's fault", () => {
+    const err = errorFromRefusedEntries(
+      [
+        { Id: "0", Code: "MissingParameter", SenderFault: true },
+        { Id: "1", Code: "InvalidMessageContents", SenderFault: true },
+        { Id: "2", Code: "MissingParameter", SenderFault: true },
+      ],
+      10,
+      send,
+    );
+    expect(err.code).toBe("SQS_REQUEST_INVALID");
+    expect(err.retryable).toBe(false);
+    expect(err.stage).toBe("processing");
+    expect(err.message).toBe(
+      `SQS refused 3 of 10 entries of SendMessageBatch on ${call.queue} (InvalidMessageContents, MissingParameter): sending the same entries again cannot help`,
+    );
+    expect(err.context).toMatchObject({ refused: 3, entries: 10 });
+  });
+
+  it("is SQS_REQUEST_FAILED, retryable, when SQS itself failed an entry", () => {
+    const err = errorFromRefusedEntries(
+      [
+        { Id: "0", Code: "InternalError", SenderFault: false },
+        { Id: "1", Code: "MissingParameter", SenderFault: true },
+      ],
+      2,
+      send,
+    );
+    expect(err.code).toBe("SQS_REQUEST_FAILED");
+    expect(err.retryable).toBe(true);
+    expect(err.context.refusedCodes).toEqual(["InternalError", "MissingParameter"]);
+  });
 });
