@@ -154,7 +154,7 @@ export const SETTINGS = {
 export const DEFAULTS: { [K in SettingName]?: string } = {
   region: "us-east-1",
   dbSchema: "public",
-  pollers: "4",
+  pollers: "8",
   batchSize: "1000",
   flushIntervalMs: "250",
   maxInFlight: "2000",

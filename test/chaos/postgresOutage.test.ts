@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/ops/logger.ts";
 import { createPool } from "../../src/postgres/postgresPool.ts";
 import { createPostgresSink } from "../../src/postgres/postgresSink.ts";
+import { DEFAULTS } from "../../src/settings.ts";
 import type { LoginRow } from "../../src/transform/toRow.ts";
 import {
   audit,
@@ -132,7 +133,8 @@ describe("PostgreSQL stopped mid-run", () => {
     const samples: Array<{ atMs: number; inFlight: number; received: number; released: number }> = [];
     let readyz = 0;
     let atBoundSince: number | null = null;
-    const nearBound = MAX_IN_FLIGHT - 4 * 10; // four pollers may each still have a receive of ten under way
+    // Each poller (the default count) may still have a receive of ten under way.
+    const nearBound = MAX_IN_FLIGHT - Number(DEFAULTS.pollers) * 10;
     while (
       performance.now() - down < OUTAGE_MS ||
       atBoundSince === null ||

@@ -72,7 +72,7 @@ describe("loadConfig", () => {
       dlqUrl: null,
       databaseUrl: null,
       dbSchema: "public",
-      pollers: 4,
+      pollers: 8,
       batchSize: 1000,
       flushIntervalMs: 250,
       maxInFlight: 2000,
@@ -94,7 +94,7 @@ describe("loadConfig", () => {
   it("treats an empty environment variable as unset", () => {
     const config = loadConfig({ AWS_REGION: "", LOGIN_ETL_POLLERS: "" }, {}, needs());
     expect(config.region).toBe(DEFAULTS.region);
-    expect(config.pollers).toBe(4);
+    expect(config.pollers).toBe(8);
   });
 
   it("reads every setting from the environment, numbers as numbers", () => {
@@ -337,7 +337,7 @@ describe("loadConfig", () => {
     expect(() => {
       (config as { pollers: number }).pollers = 99;
     }).toThrow(TypeError);
-    expect(config.pollers).toBe(4);
+    expect(config.pollers).toBe(8);
   });
 });
 
