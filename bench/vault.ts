@@ -63,7 +63,12 @@ export async function measureVault(
   const pair = vault.keys.newRecoveryKeyPair("bench");
   const pub = vault.keys.parsePublicKey(pair.publicJson);
   if (!("key" in pub)) throw new Error("bench recovery key did not parse");
-  const config = etl.config.loadConfig({ PII_KEYRING: keyringJson }, {}, new Set(["keyring"]));
+  // The vault on, so that rows keep the canonical bytes it seals.
+  const config = etl.config.loadConfig(
+    { PII_KEYRING: keyringJson, PII_VAULT_PUBLIC_KEY: pair.publicJson },
+    {},
+    new Set(["keyring", "vault"]),
+  );
   const transform = etl.app.createTransform(config);
   const now = Date.now();
   const rows: LoginRow[] = [];
