@@ -2,7 +2,11 @@
 // they expire, one refresh at a time. The provider here is a function of the
 // SDK's provider shape, as the default chain is.
 import { describe, expect, it, vi } from "vitest";
-import { type CredentialProvider, createCredentialCache } from "../../../src/sqs/credentials.ts";
+import {
+  type CredentialProvider,
+  createCredentialCache,
+  environmentCredentials,
+} from "../../../src/sqs/credentials.ts";
 
 function countingProvider(lifetimeMs: number, clock: { now: number }) {
   const calls: Array<boolean | undefined> = [];
@@ -62,5 +66,41 @@ describe("the credential cache", () => {
       throw Object.assign(new Error("Could not load credentials"), { name: "CredentialsProviderError" });
     });
     await expect(cache.get()).rejects.toMatchObject({ name: "CredentialsProviderError" });
+  });
+});
+
+describe("credentials from the environment, as the chain's first link would give them", () => {
+  const keys = { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "secret" };
+
+  it("takes static keys, with the session token when there is one", () => {
+    expect(environmentCredentials(keys)).toEqual({ accessKeyId: "AKID", secretAccessKey: "secret" });
+    expect(environmentCredentials({ ...keys, AWS_SESSION_TOKEN: "tok" })).toEqual({
+      accessKeyId: "AKID",
+      secretAccessKey: "secret",
+      sessionToken: "tok",
+    });
+  });
+
+  it("leaves the decision to the SDK's chain where the chain would not take the environment as is", () => {
+    expect(environmentCredentials({})).toBeNull();
+    expect(environmentCredentials({ AWS_ACCESS_KEY_ID: "AKID" })).toBeNull();
+    // The chain skips the environment's keys when a profile is named.
+    expect(environmentCredentials({ ...keys, AWS_PROFILE: "prod" })).toBeNull();
+    // Keys with an expiry are the chain's to refresh.
+    expect(environmentCredentials({ ...keys, AWS_CREDENTIAL_EXPIRATION: "2030-01-01T00:00:00Z" })).toBeNull();
+  });
+
+  it("are what a cache without a given source uses", async () => {
+    vi.stubEnv("AWS_ACCESS_KEY_ID", "AKID-ENV");
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", "secret-env");
+    vi.stubEnv("AWS_PROFILE", "");
+    vi.stubEnv("AWS_CREDENTIAL_EXPIRATION", "");
+    vi.stubEnv("AWS_SESSION_TOKEN", "");
+    try {
+      const cache = createCredentialCache(undefined);
+      expect(await cache.get()).toEqual({ accessKeyId: "AKID-ENV", secretAccessKey: "secret-env" });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
