@@ -63,29 +63,17 @@ export function toRow(
   const masked_device_id = masker.maskCanonical("device_id", canonical.device_id);
   const app_version = appVersionNumber(event.app_version);
   const create_date = utcDate(sentAtMs);
-  // Two literals rather than a spread: each shape is built in one step.
-  return keepCanonical
-    ? {
-        message_id: messageId,
-        user_id: event.user_id,
-        device_type: event.device_type,
-        masked_ip,
-        masked_device_id,
-        locale: event.locale,
-        app_version,
-        app_version_text: event.app_version,
-        create_date,
-        [PII_CANONICAL]: canonical,
-      }
-    : {
-        message_id: messageId,
-        user_id: event.user_id,
-        device_type: event.device_type,
-        masked_ip,
-        masked_device_id,
-        locale: event.locale,
-        app_version,
-        app_version_text: event.app_version,
-        create_date,
-      };
+  const row: { -readonly [K in keyof LoginRow]: LoginRow[K] } = {
+    message_id: messageId,
+    user_id: event.user_id,
+    device_type: event.device_type,
+    masked_ip,
+    masked_device_id,
+    locale: event.locale,
+    app_version,
+    app_version_text: event.app_version,
+    create_date,
+  };
+  if (keepCanonical) row[PII_CANONICAL] = canonical;
+  return row;
 }
