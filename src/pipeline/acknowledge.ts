@@ -67,6 +67,8 @@ export function createAcknowledger(ctx: SettleContext) {
   async function release(deliveries: readonly Delivery[]): Promise<void> {
     if (deliveries.length === 0) return;
     abandon(deliveries);
+    // No longer held, so no new extension includes them; one already sent must be answered first.
+    await ctx.visibilityQuiet();
     let failed: readonly Delivery[] = deliveries;
     // One attempt: counted under the request's own code when it failed as a whole, else RELEASE_FAILED.
     let requestFailed = false;

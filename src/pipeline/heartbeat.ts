@@ -10,7 +10,8 @@ export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, he
   const problems = createProblems(deps.log, deps.metrics);
   const visibleUntil = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
-  let busy = false;
+  /** The beat under way, if any: one at a time, so a slow ChangeMessageVisibility never piles up calls. */
+  let beating: Promise<void> | null = null;
 
   async function beat() {
     if (!visibilityS) return;
@@ -48,17 +49,19 @@ export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, he
       if (!visibilityS) return;
       const everyMs = Math.max(250, (visibilityS * 1000) / 4);
       timer = setInterval(() => {
-        // One beat at a time: a slow ChangeMessageVisibility must not pile up calls.
-        if (busy) return;
-        busy = true;
-        void beat().finally(() => {
-          busy = false;
+        if (beating) return;
+        beating = beat().finally(() => {
+          beating = null;
         });
       }, everyMs);
       timer.unref();
     },
     stop() {
       clearInterval(timer);
+    },
+    /** Resolves when no extension is under way (beat never rejects: its failures are reported). */
+    idle(): Promise<void> {
+      return beating ?? Promise.resolve();
     },
   };
 }

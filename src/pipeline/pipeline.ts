@@ -64,6 +64,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     notify: () => wakeup.notify(),
     progress,
     problems,
+    visibilityQuiet: () => heartbeat.idle(),
   });
   const heartbeat = createHeartbeat(deps, options, () => [
     ...pending.map((i) => i.delivery),
@@ -269,6 +270,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
         else deadline.signal.addEventListener("abort", () => resolve(), { once: true });
       });
       await Promise.race([settler.idle(), deadlinePassed]);
+      if (deadline.signal.aborted) await settler.deadLettersHandedBack();
       heartbeat.stop();
       clearTimeout(deadlineTimer);
       stop.removeEventListener("abort", onStop);

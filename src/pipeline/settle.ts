@@ -173,5 +173,10 @@ export function createSettler(ctx: SettleContext) {
       await deadLetterer.idle();
       await acknowledger.idle();
     },
+    /**
+     * Past the deadline the dead-letter lane only hands its letters back (one release each): its
+     * end is near and must be waited for, or those messages stay hidden for a visibility timeout.
+     */
+    deadLettersHandedBack: () => deadLetterer.idle(),
   };
 }

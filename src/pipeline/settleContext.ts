@@ -16,4 +16,9 @@ export interface SettleContext {
   readonly progress: () => void;
   /** Each failure's log line and its count in errors_total, from one place. */
   readonly problems: Problems;
+  /**
+   * Resolves once no visibility extension is under way. A release waits for it: an extension
+   * SQS applies after the release would hide the message again for a whole timeout.
+   */
+  readonly visibilityQuiet: () => Promise<void>;
 }

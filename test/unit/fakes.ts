@@ -17,7 +17,15 @@ import type {
 } from "../../src/pipeline/contracts.ts";
 import type { LoginRow } from "../../src/transform/toRow.ts";
 
-export type EventKind = "receive" | "commit" | "ack" | "release" | "extend" | "dlq-accept";
+/** "extend" when an extension is sent, "extend-answered" when the queue has applied it. */
+export type EventKind =
+  | "receive"
+  | "commit"
+  | "ack"
+  | "release"
+  | "extend"
+  | "extend-answered"
+  | "dlq-accept";
 
 export interface LoggedEvent {
   readonly kind: EventKind;
@@ -96,11 +104,13 @@ export function createFakeSource(options: FakeSourceOptions) {
   /** The size of every receive's answer, in call order (thrown receives excluded). */
   const receiveSizes: number[] = [];
   let receiveCalls = 0;
+  let releaseCalls = 0;
   let received = 0;
   let maxHeld = 0;
   let handles = 0;
   let sequence = 0;
   let ackGate: { promise: Promise<void>; open: () => void } | null = null;
+  let extendGate: { promise: Promise<void>; open: () => void } | null = null;
   /** What the next ack calls do instead of deleting: throw the error, or "refuse" every entry. */
   const ackFailures: unknown[] = [];
 
@@ -162,6 +172,7 @@ export function createFakeSource(options: FakeSourceOptions) {
       return [];
     },
     async release(deliveries) {
+      releaseCalls++;
       await roundTrip();
       for (const d of deliveries) {
         const entry = held.get(d.handle);
@@ -185,6 +196,8 @@ export function createFakeSource(options: FakeSourceOptions) {
         log.record("extend", d.messageId, d.handle);
       }
       await roundTrip();
+      if (extendGate) await extendGate.promise;
+      for (const d of deliveries) log.record("extend-answered", d.messageId, d.handle);
       return [];
     },
   };
@@ -217,6 +230,18 @@ export function createFakeSource(options: FakeSourceOptions) {
       ackGate?.open();
       ackGate = null;
     },
+    /** Extensions sent from now on are answered only at `openExtends()` (a slow ChangeMessageVisibilityBatch). */
+    holdExtends(): void {
+      let open = () => {};
+      const promise = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      extendGate = { promise, open };
+    },
+    openExtends(): void {
+      extendGate?.open();
+      extendGate = null;
+    },
     /** The next ack calls fail, in order: each throws its error, or with "refuse" the queue refuses every entry. */
     failNextAcks(...failures: unknown[]): void {
       ackFailures.push(...failures);
@@ -227,6 +252,8 @@ export function createFakeSource(options: FakeSourceOptions) {
     redriven,
     receiveSizes,
     receiveCalls: () => receiveCalls,
+    /** Release calls made so far, counted when sent (their "release" events come when answered). */
+    releaseCalls: () => releaseCalls,
     /** Deliveries handed out so far (a redelivery counts again). */
     received: () => received,
     /** Deliveries received and neither acked nor released. */

@@ -620,6 +620,21 @@ describe("pipeline: shutdown", () => {
     shutdownTimeoutMs: 50,
   };
 
+  it("waits, past the deadline, for the dead-letter lane to hand its letters back before it resolves", async () => {
+    // Bug: at the deadline the dead-letter lane released its letters while run() had already
+    // resolved: the process exited with those releases unsent, and the messages stayed hidden
+    // for a visibility timeout.
+    const h = harness({ ...inHand, flushIntervalMs: 5, shutdownTimeoutMs: 100, deadLetterAttempts: 100_000 });
+    h.dlq.throwWith(new EtlError("DLQ_SEND_FAILED", "dead-letter queue unavailable (test)"));
+    for (let i = 0; i < 3; i++) h.source.send(WRONG_SHAPE);
+    const done = h.run().catch((err: unknown) => err);
+    await waitFor("the letters failing to reach the dead-letter queue", () => h.dlq.sends.length >= 2);
+    h.stop.abort();
+    expect(await within("shutdown", done, 3_000)).toMatchObject({ code: "SHUTDOWN_DEADLINE" });
+    expect(h.source.held()).toEqual([]);
+    expect(h.source.released).toHaveLength(3);
+  });
+
   it("stops receiving, writes and acks what is in hand, and resolves", async () => {
     const h = harness({ ...inHand, pollers: 2, shutdownTimeoutMs: 2_000 });
     for (let i = 0; i < 5; i++) h.source.send(validBody(i));
@@ -779,6 +794,37 @@ describe("pipeline: visibility heartbeat", () => {
     expect(summary).toMatchObject({ received: 3, inserted: 3 });
     expect(h.source.acked).toHaveLength(3);
     expect(await total(h.metrics.visibilityExtended)).toBe(h.source.extended.length);
+  });
+
+  it("sends no release while an extension of the same delivery is still unanswered (the deadline on a hung database)", async () => {
+    // Bug: at the deadline a release could go out while the heartbeat's extension was still on
+    // its way; SQS applying the extension last hid the message again for a whole timeout.
+    const h = harness({ visibilityTimeoutSeconds: 1, maxHoldSeconds: 60, shutdownTimeoutMs: 300 });
+    h.sink.hold();
+    for (let i = 0; i < 3; i++) h.source.send(validBody(i));
+    h.source.holdExtends();
+    const done = h.run().catch((err: unknown) => err);
+    await waitFor("an extension sent and not yet answered", () => h.log.of("extend").length > 0);
+    h.stop.abort();
+    await waitFor("the deadline handing back what is held", () => h.pipeline.summary.released > 0);
+    // Handed back, but not sent to the queue while the extension is unanswered.
+    expect(h.source.releaseCalls()).toBe(0);
+    h.source.openExtends();
+    expect(await done).toMatchObject({ code: "SHUTDOWN_DEADLINE" });
+    const events = h.log.events;
+    const released = h.log.of("release");
+    expect(released.length).toBeGreaterThan(0);
+    for (const release of released) {
+      const at = events.indexOf(release);
+      const sent = events.filter(
+        (e, i) => i < at && e.kind === "extend" && e.handle === release.handle,
+      ).length;
+      const answered = events.filter(
+        (e, i) => i < at && e.kind === "extend-answered" && e.handle === release.handle,
+      ).length;
+      expect(answered, `extensions of ${release.handle} answered before its release`).toBe(sent);
+    }
+    h.sink.open();
   });
 
   it("does not extend deliveries that were already acked while the rest of their batch is still settling", async () => {
