@@ -188,10 +188,10 @@ describe("the image's file tree", () => {
     try {
       const pid = await containerProcess(child);
       if (isRoot) {
-        // setpriv drops to the user and then execs node: wait for the exec, not the fork.
+        // unshare execs setpriv, which drops to the user and then execs node: wait for the last exec.
         const status = await eventually(
           async () => readFileSync(`/proc/${pid}/status`, "utf8"),
-          (text) => !/^Name:\tsetpriv$/m.test(text),
+          (text) => !/^Name:\t(unshare|setpriv)$/m.test(text),
         );
         expect(status).toMatch(/^Uid:\t65534\t/m);
         expect(status).toMatch(/^NSpid:\t\d+\t1$/m); // PID 1 in its namespace
