@@ -38,6 +38,8 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
   // deliveries, so pollers whose receives overlap must not all count the same
   // headroom, or together they overshoot maxInFlight by (pollers - 1) * receiveMax.
   let reserved = 0;
+  /** Bytes expected from the receives under way (see receiveSize). */
+  let reservedBytes = 0;
   const emptyPollers = new Set<number>();
   const receiving = new AbortController();
   // Set by stop: no new receive starts. Receives under way are aborted only
@@ -114,8 +116,9 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     }
   }
 
-  // Bytes are checked before a receive and not reserved: with receiveSize below, a receive
-  // overshoots the byte bound by about one body per poller.
+  // Bytes are reserved like counts: each receive under way holds its expected size (messages
+  // asked for × the average body), so that pollers polling at once do not each count the same
+  // room; a receive then overshoots the byte bound by about one body.
   /** A running average of body sizes, in UTF-16 units (0 until the first delivery). */
   let averageBytes = 0;
   /**
@@ -125,13 +128,13 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
    */
   const receiveSize = () => {
     if (averageBytes === 0) return options.receiveMax;
-    const room = options.maxInFlightBytes - ledger.inFlightBytes();
+    const room = options.maxInFlightBytes - ledger.inFlightBytes() - reservedBytes;
     return Math.max(1, Math.min(options.receiveMax, Math.floor(room / averageBytes)));
   };
 
   const hasRoom = () =>
     ledger.inFlight() + reserved + settler.acking() + options.receiveMax <= options.maxInFlight &&
-    ledger.inFlightBytes() < options.maxInFlightBytes;
+    ledger.inFlightBytes() + reservedBytes < options.maxInFlightBytes;
 
   async function poll(index: number): Promise<void> {
     let attempt = 0;
@@ -144,15 +147,19 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       if (noMoreReceives()) break;
       let deliveries: Delivery[];
       reserved += options.receiveMax;
+      const maxMessages = receiveSize();
+      const expectedBytes = maxMessages * averageBytes;
+      reservedBytes += expectedBytes;
       try {
         deliveries = await source.receive({
-          maxMessages: receiveSize(),
+          maxMessages,
           waitTimeSeconds: options.waitTimeSeconds,
           signal: receiving.signal,
         });
         attempt = 0;
       } catch (err) {
         reserved -= options.receiveMax;
+        reservedBytes -= expectedBytes;
         progress();
         wakeup.notify();
         if (receiving.signal.aborted) break;
@@ -174,6 +181,7 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
       }
       // Synchronously up to ledger.received below: the reservation turns into deliveries in one step.
       reserved -= options.receiveMax;
+      reservedBytes -= expectedBytes;
       progress();
       ledger.received(deliveries);
       const fresh = options.stopWhenEmpty
