@@ -1,5 +1,6 @@
 // The `login-etl` binary end to end, as a user drives it.
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -181,6 +182,29 @@ describe("login-etl migrate, check, produce, mask", () => {
 });
 
 describe("login-etl run", () => {
+  it("runs with the heap flags and two malloc arenas the binary sets, unless given others", async () => {
+    const read = (pid: number, file: string) =>
+      readFileSync(`/proc/${pid}/${file}`, "utf8").split("\0").filter(Boolean);
+    const env = stack.env();
+    delete env.MALLOC_ARENA_MAX;
+    const { child, done } = await startRun(env);
+    const pid = child.pid as number;
+    expect(read(pid, "cmdline")).toEqual(
+      expect.arrayContaining(["--max-semi-space-size=16", "--max-old-space-size=512"]),
+    );
+    expect(read(pid, "environ")).toContain("MALLOC_ARENA_MAX=2");
+    child.kill("SIGTERM");
+    expect((await done).code).toBe(0);
+
+    const given = await startRun({ ...env, MALLOC_ARENA_MAX: "4", NODE_OPTIONS: "--max-old-space-size=256" });
+    const givenPid = given.child.pid as number;
+    expect(read(givenPid, "environ")).toContain("MALLOC_ARENA_MAX=4");
+    expect(read(givenPid, "cmdline")).toContain("--max-semi-space-size=16");
+    expect(read(givenPid, "cmdline")).not.toContain("--max-old-space-size=512");
+    given.child.kill("SIGTERM");
+    expect((await given.done).code).toBe(0);
+  });
+
   it("serves /livez, /readyz and /metrics, loads messages, and exits 0 on SIGTERM with counters that reconcile", async () => {
     const canaryIp = "203.0.113.77";
     const canaryDevice = "canary-device-98765";
