@@ -71,6 +71,20 @@ export function createCapturingLogger(): { logger: Logger; lines: LogLine[] } {
 }
 
 /** Resolves on a later turn of the event loop, like a network round trip. */
+interface Gate {
+  readonly promise: Promise<void>;
+  readonly open: () => void;
+}
+
+/** A promise that resolves when `open` is called: a slow request, held until the test lets it answer. */
+function closedGate(): Gate {
+  let open = () => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
 export const roundTrip = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
 interface QueuedMessage {
@@ -109,8 +123,8 @@ export function createFakeSource(options: FakeSourceOptions) {
   let maxHeld = 0;
   let handles = 0;
   let sequence = 0;
-  let ackGate: { promise: Promise<void>; open: () => void } | null = null;
-  let extendGate: { promise: Promise<void>; open: () => void } | null = null;
+  let ackGate: Gate | null = null;
+  let extendGate: Gate | null = null;
   /** What the next ack calls do instead of deleting: throw the error, or "refuse" every entry. */
   const ackFailures: unknown[] = [];
 
@@ -220,11 +234,7 @@ export function createFakeSource(options: FakeSourceOptions) {
     },
     /** Acks wait from now until `openAcks()` (a slow DeleteMessageBatch). */
     holdAcks(): void {
-      let open = () => {};
-      const promise = new Promise<void>((resolve) => {
-        open = resolve;
-      });
-      ackGate = { promise, open };
+      ackGate = closedGate();
     },
     openAcks(): void {
       ackGate?.open();
@@ -232,11 +242,7 @@ export function createFakeSource(options: FakeSourceOptions) {
     },
     /** Extensions sent from now on are answered only at `openExtends()` (a slow ChangeMessageVisibilityBatch). */
     holdExtends(): void {
-      let open = () => {};
-      const promise = new Promise<void>((resolve) => {
-        open = resolve;
-      });
-      extendGate = { promise, open };
+      extendGate = closedGate();
     },
     openExtends(): void {
       extendGate?.open();
@@ -287,7 +293,7 @@ export function createFakeSink(options: FakeSinkOptions) {
   /** message_ids of every committed write. */
   const committed: string[][] = [];
   let failure: ((rows: readonly LoginRow[]) => unknown) | null = null;
-  let gate: { promise: Promise<void>; open: () => void } | null = null;
+  let gate: Gate | null = null;
 
   const sink: Sink = {
     healthcheck: async () => {},
@@ -319,11 +325,7 @@ export function createFakeSink(options: FakeSinkOptions) {
     },
     /** Writes wait from now until `open()`; one never opened is a hung database. */
     hold(): void {
-      let open = () => {};
-      const promise = new Promise<void>((resolve) => {
-        open = resolve;
-      });
-      gate = { promise, open };
+      gate = closedGate();
     },
     open(): void {
       gate?.open();
