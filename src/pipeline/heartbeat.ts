@@ -2,12 +2,16 @@
 // timeout has passed gets the timeout again, so a slow batch (a database
 // outage, a long retry) is not redelivered to another consumer meanwhile.
 // Capped by maxHoldSeconds so a stuck process cannot hide messages forever.
-import { createProblems } from "../ops/problems.ts";
+import type { Problems } from "../ops/problems.ts";
 import type { Delivery, PipelineDeps, PipelineOptions } from "./contracts.ts";
 
-export function createHeartbeat(deps: PipelineDeps, options: PipelineOptions, held: () => Delivery[]) {
+export function createHeartbeat(
+  deps: PipelineDeps,
+  options: PipelineOptions,
+  held: () => Delivery[],
+  problems: Problems,
+) {
   const visibilityS = options.visibilityTimeoutSeconds;
-  const problems = createProblems(deps.log, deps.metrics);
   const visibleUntil = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   /** The beat under way, if any: one at a time, so a slow ChangeMessageVisibility never piles up calls. */

@@ -68,10 +68,12 @@ export function createPipeline(deps: PipelineDeps, options: PipelineOptions): Pi
     problems,
     visibilityQuiet: () => heartbeat.idle(),
   });
-  const heartbeat = createHeartbeat(deps, options, () => [
-    ...pending.map((i) => i.delivery),
-    ...settler.writing(),
-  ]);
+  const heartbeat = createHeartbeat(
+    deps,
+    options,
+    () => [...pending.map((i) => i.delivery), ...settler.writing()],
+    problems,
+  );
 
   let graceTimer: NodeJS.Timeout | undefined;
   /** No receive starts from now on; those under way get receiveGraceMs to answer (see `stopping`). */

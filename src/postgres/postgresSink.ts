@@ -69,9 +69,37 @@ async function insertRows(client: pg.PoolClient, rows: readonly LoginRow[]): Pro
   return res.rowCount ?? 0;
 }
 
-/** One transaction: the rows (COPY, or INSERT … ON CONFLICT after a unique violation) and the vault batch. */
-async function writeWithVault(client: pg.PoolClient, rows: readonly LoginRow[], batch: VaultBatch) {
-  const inTransaction = async <T>(fn: () => Promise<T>): Promise<T> => {
+type Attempt = <T>(fn: () => Promise<T>) => Promise<T>;
+const alone: Attempt = (fn) => fn();
+
+/**
+ * The rows by COPY or, when the batch holds a message_id already stored (a unique
+ * violation), by INSERT … ON CONFLICT DO NOTHING, which counts what was new. `attempt`
+ * wraps each try: alone (a lone COPY commits by itself) or in a transaction with the vault batch.
+ */
+async function writeRows(
+  client: pg.PoolClient,
+  rows: readonly LoginRow[],
+  attempt: Attempt = alone,
+): Promise<WriteResult> {
+  try {
+    return await attempt(async () => {
+      await copyRows(client, rows);
+      return { inserted: rows.length, duplicates: 0 };
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+  }
+  return attempt(async () => {
+    const inserted = await insertRows(client, rows);
+    return { inserted, duplicates: rows.length - inserted };
+  });
+}
+
+/** One transaction per try: the rows and the vault batch, so that a crash leaves both or neither. */
+const withVaultBatch =
+  (client: pg.PoolClient, batch: VaultBatch): Attempt =>
+  async (fn) => {
     await client.query("BEGIN");
     try {
       const result = await fn();
@@ -83,19 +111,6 @@ async function writeWithVault(client: pg.PoolClient, rows: readonly LoginRow[], 
       throw err;
     }
   };
-  try {
-    return await inTransaction(async () => {
-      await copyRows(client, rows);
-      return { inserted: rows.length, duplicates: 0 };
-    });
-  } catch (err) {
-    if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
-  }
-  return inTransaction(async () => {
-    const inserted = await insertRows(client, rows);
-    return { inserted, duplicates: rows.length - inserted };
-  });
-}
 
 /**
  * `probePool` serves the healthcheck, so that readiness probes never wait for (or hold) a
@@ -114,20 +129,13 @@ export function createPostgresSink(
       if (rows.length === 0) return { inserted: 0, duplicates: 0 };
       const batch = vault?.entriesFor(rows);
       if (vault && batch && (batch.entries.length || batch.dataKeys.length)) {
-        const result = await withClient(pool, "write batch", (client) => writeWithVault(client, rows, batch));
+        const result = await withClient(pool, "write batch", (client) =>
+          writeRows(client, rows, withVaultBatch(client, batch)),
+        );
         vault.committed(batch);
         return result;
       }
-      return withClient(pool, "write batch", async (client) => {
-        try {
-          await copyRows(client, rows);
-          return { inserted: rows.length, duplicates: 0 };
-        } catch (err) {
-          if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
-        }
-        const inserted = await insertRows(client, rows);
-        return { inserted, duplicates: rows.length - inserted };
-      });
+      return withClient(pool, "write batch", (client) => writeRows(client, rows));
     },
     close: () => pool.end(),
   };

@@ -12,6 +12,7 @@ import { type CliResult, lastJsonLine, startCli } from "../helpers/cli.ts";
 import { recoveryKeyFiles } from "../helpers/vault.ts";
 import {
   audit,
+  CHAOS_SEED,
   type ChaosStack,
   DRAIN_ARGS,
   drain,
@@ -39,7 +40,7 @@ const MAX_TOP_UPS = 4;
 // Short, so that what a killed process held comes back within seconds.
 const VISIBILITY_TIMEOUT_S = 2;
 // Printed, so that a failing sequence of kill moments can be replayed.
-const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 2 ** 31);
+
 const VAULT = process.env.CHAOS_VAULT !== "0";
 const recovery = recoveryKeyFiles("chaos");
 
@@ -48,7 +49,7 @@ const sent = emptySent();
 
 beforeAll(async () => {
   stack = await startChaosStack({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S });
-  await sendSynthetic(stack, sent, { count: MESSAGES, malformedRatio: MALFORMED_RATIO, seed: SEED });
+  await sendSynthetic(stack, sent, { count: MESSAGES, malformedRatio: MALFORMED_RATIO, seed: CHAOS_SEED });
 });
 
 afterAll(async () => {
@@ -67,7 +68,7 @@ async function rows(): Promise<number> {
 
 describe("crash campaign: drain killed with SIGKILL at random moments", () => {
   it("stores every valid message exactly once and dead-letters every malformed one", async () => {
-    const random = seededRandom(SEED);
+    const random = seededRandom(CHAOS_SEED);
     const env = stack.env({
       LOGIN_ETL_WAIT_TIME_SECONDS: "1",
       LOGIN_ETL_LOG_LEVEL: "error",
@@ -126,7 +127,7 @@ describe("crash campaign: drain killed with SIGKILL at random moments", () => {
           await sendSynthetic(stack, sent, {
             count: TOP_UP,
             malformedRatio: MALFORMED_RATIO,
-            seed: SEED + topUps,
+            seed: CHAOS_SEED + topUps,
           });
         }
       }
@@ -156,7 +157,7 @@ describe("crash campaign: drain killed with SIGKILL at random moments", () => {
     const vault = VAULT ? await auditVault(stack.db, recovery.privateFile) : null;
     report("crash campaign", {
       vault,
-      seed: SEED,
+      seed: CHAOS_SEED,
       messages: MESSAGES + topUps * TOP_UP,
       topUps,
       killsSurvived: midKills + earlyKills,

@@ -391,3 +391,6 @@ export async function waitFor<T>(
     await sleep(everyMs);
   }
 }
+
+/** The campaigns' random seed: CHAOS_SEED to replay a run (each report prints the seed it used). */
+export const CHAOS_SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 2 ** 31);

@@ -12,6 +12,7 @@ import { seededRandom } from "../../src/local/sampleEvents.ts";
 import type { Summary } from "../../src/pipeline/contracts.ts";
 import {
   audit,
+  CHAOS_SEED,
   type ChaosStack,
   emptySent,
   expectExactlyOnce,
@@ -32,7 +33,7 @@ const MESSAGES = 20_000;
 const REPLICAS = 4;
 const KILLS = 6;
 const VISIBILITY_TIMEOUT_S = 2;
-const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 2 ** 31);
+
 const SERVICE_ENV = {
   LOGIN_ETL_WAIT_TIME_SECONDS: "2",
   LOGIN_ETL_SHUTDOWN_TIMEOUT_MS: "10000",
@@ -88,13 +89,17 @@ async function settled(replicas: Service[], validCount: number): Promise<void> {
 describe("four replicas on one queue", () => {
   it("lose and double nothing through SIGKILLs and a rolling restart, and each graceful stop accounts for what it received", async () => {
     const sent: Sent = emptySent();
-    const random = seededRandom(SEED);
+    const random = seededRandom(CHAOS_SEED);
     const replicas = await Promise.all(
       Array.from({ length: REPLICAS }, () => startService(stack, SERVICE_ENV)),
     );
     // Half arrives while replicas are being killed, half just before the rolling restart:
     // both kinds of stop meet replicas at work.
-    const sending = sendSynthetic(stack, sent, { count: MESSAGES / 2, malformedRatio: 0.01, seed: SEED });
+    const sending = sendSynthetic(stack, sent, {
+      count: MESSAGES / 2,
+      malformedRatio: 0.01,
+      seed: CHAOS_SEED,
+    });
     const graceful: Stopped[] = [];
     let kills = 0;
     let killedMidWork = 0;
@@ -109,7 +114,7 @@ describe("four replicas on one queue", () => {
       replicas[index] = await startService(stack, SERVICE_ENV);
     }
     await sending;
-    await sendSynthetic(stack, sent, { count: MESSAGES / 2, malformedRatio: 0.01, seed: SEED + 1 });
+    await sendSynthetic(stack, sent, { count: MESSAGES / 2, malformedRatio: 0.01, seed: CHAOS_SEED + 1 });
     // A rolling restart, as a new version rolls out: each replica SIGTERMed in turn, then replaced.
     let rollingShutdownMs = 0;
     for (let i = 0; i < REPLICAS; i++) {
@@ -128,7 +133,7 @@ describe("four replicas on one queue", () => {
 
     const result = await audit(stack, sent);
     report("four replicas", {
-      seed: SEED,
+      seed: CHAOS_SEED,
       messages: MESSAGES,
       kills,
       killedMidWork,

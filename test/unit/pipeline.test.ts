@@ -7,6 +7,7 @@ import { loadConfig } from "../../src/config.ts";
 import { EtlError } from "../../src/errors.ts";
 import { createLogger, type Logger } from "../../src/ops/logger.ts";
 import { createMetrics, type Metrics } from "../../src/ops/metrics.ts";
+import { createProblems } from "../../src/ops/problems.ts";
 import type { PipelineOptions, Summary, Transform } from "../../src/pipeline/contracts.ts";
 import { createHeartbeat } from "../../src/pipeline/heartbeat.ts";
 import { createPipeline, type Pipeline } from "../../src/pipeline/pipeline.ts";
@@ -890,6 +891,7 @@ describe("pipeline: visibility heartbeat", () => {
         },
         { ...BASE_OPTIONS, visibilityTimeoutSeconds: 1, maxHoldSeconds: 3 },
         () => held,
+        createProblems(createLogger("silent"), metrics),
       );
       heartbeat.start();
       await vi.advanceTimersByTimeAsync(6_000);
