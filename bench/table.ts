@@ -231,6 +231,21 @@ export function formatReport(r: BenchResults): string {
       `${fixed(r.vault.hpkePerValueUs.median, 1)} µs/value`,
       range(r.vault.hpkePerValueUs, (n) => fixed(n, 1)),
     );
+    const gcm = r.vault.gcmPerValueUs;
+    if (gcm) {
+      plain(
+        "",
+        "  AES-256-GCM alone, batched (OpenSSL AES, GHASH in JS)",
+        `${fixed(gcm.batched.median, 2)} µs/value`,
+        range(gcm.batched, (n) => fixed(n, 2)),
+      );
+      plain(
+        "",
+        "  AES-256-GCM alone, one node:crypto cipher per value",
+        `${fixed(gcm.perValue.median, 2)} µs/value`,
+        range(gcm.perValue, (n) => fixed(n, 2)),
+      );
+    }
   }
   out.push(...render(rows));
   if (r.sdk) {

@@ -18,7 +18,7 @@ import { createSqsDeadLetterQueue } from "./sqs/sqsDeadLetterQueue.ts";
 import { describeQueue, type QueueInfo } from "./sqs/sqsQueueInfo.ts";
 import { createSqsSource } from "./sqs/sqsSource.ts";
 import { createLoginTransform } from "./transform/transform.ts";
-import { createSealer } from "./vault/sealer.ts";
+import { createSealer, reportSealerFallback } from "./vault/sealer.ts";
 import { createVaultWriter } from "./vault/vaultWriter.ts";
 
 export interface AppOptions {
@@ -97,7 +97,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   // §3b: with a recovery public key, each batch seals its new pseudonyms' values (fresh data key per start).
   const sink = createPostgresSink(
     pool,
-    config.vault ? createVaultWriter(createSealer(config.vault)) : undefined,
+    config.vault
+      ? createVaultWriter(createSealer(config.vault, { onFallback: reportSealerFallback(problems) }))
+      : undefined,
     probePool,
   );
   // Each end answers for its own health.

@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   VAULT_TAMPERED: { stage: "vault", exitCode: 1 },
   VAULT_AUDIT_FAILED: { stage: "vault", exitCode: 1 },
   VAULT_KEY_EXISTS: { stage: "config", exitCode: 1 },
+  VAULT_SEALER_FALLBACK: { stage: "vault", exitCode: 1 },
 } as const satisfies Record<string, { stage: Stage; exitCode: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

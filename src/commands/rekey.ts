@@ -9,6 +9,7 @@
 import { COMMAND_SETTINGS, type Flags, loadConfig } from "../config.ts";
 import { EtlError } from "../errors.ts";
 import { createLogger } from "../ops/logger.ts";
+import { createProblems } from "../ops/problems.ts";
 import { withClient } from "../postgres/postgresPool.ts";
 import {
   countRowsNotUnder,
@@ -20,7 +21,7 @@ import {
 import { insertVaultBatch } from "../postgres/vaultTables.ts";
 import { createMasker, PII_FIELDS, type PiiField } from "../transform/mask.ts";
 import { createOpener, VaultOpenError } from "../vault/opener.ts";
-import { createSealer, type SealedEntry } from "../vault/sealer.ts";
+import { createSealer, type PlainValue, reportSealerFallback } from "../vault/sealer.ts";
 import { type CommandContext, print } from "./context.ts";
 import { loadPrivateKey, officerPool, osUser } from "./vaultAccess.ts";
 
@@ -37,7 +38,10 @@ export async function rekeyCommand(ctx: CommandContext, flags: Flags): Promise<n
   const prefix = `h1.${keyring.primary}.`;
   const opener = createOpener(recovery);
   // Re-sealed under a data key of this run, to the same recovery key.
-  const sealer = createSealer({ kid: recovery.kid, publicKey: recovery.publicKey });
+  const sealer = createSealer(
+    { kid: recovery.kid, publicKey: recovery.publicKey },
+    { onFallback: reportSealerFallback(createProblems(log, null)) },
+  );
   const stored = new Set<string>();
   const pool = officerPool(config);
   const user = osUser(ctx.env);
@@ -62,7 +66,7 @@ export async function rekeyCommand(ctx: CommandContext, flags: Flags): Promise<n
               await client.query("COMMIT");
               return null;
             }
-            const entries: SealedEntry[] = [];
+            const values: PlainValue[] = [];
             const moves = batch.map(({ entry, dataKey }) => {
               let value: Buffer;
               try {
@@ -76,9 +80,10 @@ export async function rekeyCommand(ctx: CommandContext, flags: Flags): Promise<n
                 );
               }
               const to = masker.maskCanonical(field, value);
-              entries.push(sealer.seal(field, to, value));
+              values.push({ field, pseudonym: to, canonical: value });
               return { from: entry.pseudonym, to };
             });
+            const entries = sealer.sealAll(values);
             const rows = await movePseudonyms(client, field, moves);
             const dataKeys = [...new Set(entries.map((e) => e.dataKeyId))]
               .filter((id) => !stored.has(id))

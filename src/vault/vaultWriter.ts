@@ -4,7 +4,7 @@
 // NOTHING covers the rest, e.g. pseudonyms vaulted by another instance).
 import type { PiiField } from "../transform/mask.ts";
 import { type LoginRow, PII_CANONICAL } from "../transform/toRow.ts";
-import type { SealedEntry, Sealer, WrappedDataKey } from "./sealer.ts";
+import type { PlainValue, SealedEntry, Sealer, WrappedDataKey } from "./sealer.ts";
 
 /** Pseudonyms remembered per field (about 150 bytes each). */
 export const DEFAULT_VAULTED_CACHE_SIZE = 65_536;
@@ -33,14 +33,14 @@ export function createVaultWriter(sealer: Sealer, cacheSize = DEFAULT_VAULTED_CA
   let batchNumber = 0;
   return {
     entriesFor(rows) {
-      const entries: SealedEntry[] = [];
+      const values: PlainValue[] = [];
       const batch = ++batchNumber;
       const consider = (field: PiiField, pseudonym: string, canonical: Buffer) => {
         const map = seen[field];
         const state = map.get(pseudonym);
         if (state === COMMITTED || state === batch) return;
         map.set(pseudonym, batch);
-        entries.push(sealer.seal(field, pseudonym, canonical));
+        values.push({ field, pseudonym, canonical });
       };
       for (const row of rows) {
         const canonical = row[PII_CANONICAL];
@@ -48,6 +48,7 @@ export function createVaultWriter(sealer: Sealer, cacheSize = DEFAULT_VAULTED_CA
         consider("ip", row.masked_ip, canonical.ip);
         consider("device_id", row.masked_device_id, canonical.device_id);
       }
+      const entries = sealer.sealAll(values);
       const ids = new Set<string>();
       for (const e of entries) if (!storedDataKeys.has(e.dataKeyId)) ids.add(e.dataKeyId);
       return { entries, dataKeys: [...ids].map((id) => sealer.dataKey(id)) };

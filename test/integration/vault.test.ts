@@ -82,6 +82,9 @@ describe("loader configuration", () => {
   it("check reports the vault on with a well-formed key, and off without one", async () => {
     const on = await runCli(["check"], vaultEnv());
     expect(on.stdout).toMatch(/ok {3}PII vault on: recovery public key "rk1" well formed/);
+    expect(on.stdout).toMatch(
+      /ok {3}vault sealing: AES-256-GCM batched, self-check against node:crypto passed/,
+    );
     const off = await runCli(["check"], stack.env());
     expect(off.stdout).toMatch(/PII vault off/);
   });

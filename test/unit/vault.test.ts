@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { canonicalBytes, createMasker } from "../../src/transform/mask.ts";
+import { canonicalBytes, createMasker, type PiiField } from "../../src/transform/mask.ts";
 import { PII_CANONICAL, toRow } from "../../src/transform/toRow.ts";
 import { newRecoveryKeyPair, parsePrivateKey, parsePublicKey } from "../../src/vault/keys.ts";
 import { createOpener, VaultOpenError } from "../../src/vault/opener.ts";
 import { renderIp } from "../../src/vault/render.ts";
-import { createSealer } from "../../src/vault/sealer.ts";
+import { createSealer, type Sealer } from "../../src/vault/sealer.ts";
 import { createVaultWriter } from "../../src/vault/vaultWriter.ts";
 import { VALID_EVENT, validated, vectorKeyring } from "./fixtures.ts";
 
@@ -14,6 +14,13 @@ function keyPair(kid = "r1") {
   const priv = parsePrivateKey(privateJson);
   if (!("key" in pub) || !("key" in priv)) throw new Error("keygen output refused");
   return { pub: pub.key, priv: priv.key, privateJson, publicJson };
+}
+
+/** Seals one value, through the batch call the writer uses. */
+function sealOne(sealer: Sealer, field: PiiField, pseudonym: string, canonical: Buffer) {
+  const [entry] = sealer.sealAll([{ field, pseudonym, canonical }]);
+  if (!entry) throw new Error("no entry sealed");
+  return entry;
 }
 
 const problemsOf = (r: object) => ("problems" in r ? (r.problems as string[]) : []);
@@ -53,7 +60,7 @@ describe("sealing and opening", () => {
   it("opens what it sealed, with the matching private key", () => {
     const { pub, priv } = keyPair();
     const sealer = createSealer(pub);
-    const entry = sealer.seal("ip", pseudonym, value);
+    const entry = sealOne(sealer, "ip", pseudonym, value);
     expect(entry.sealed.includes(value)).toBe(false);
     expect(createOpener(priv).open(entry, sealer.dataKey(entry.dataKeyId))).toEqual(value);
   });
@@ -61,7 +68,7 @@ describe("sealing and opening", () => {
   it("refuses a value moved to another pseudonym or another field", () => {
     const { pub, priv } = keyPair();
     const sealer = createSealer(pub);
-    const entry = sealer.seal("ip", pseudonym, value);
+    const entry = sealOne(sealer, "ip", pseudonym, value);
     const opener = createOpener(priv);
     const dk = sealer.dataKey(entry.dataKeyId);
     expect(() => opener.open({ ...entry, pseudonym: `${pseudonym}X` }, dk)).toThrow(/moved/);
@@ -71,7 +78,7 @@ describe("sealing and opening", () => {
   it("refuses a tampered sealed value or nonce", () => {
     const { pub, priv } = keyPair();
     const sealer = createSealer(pub);
-    const entry = sealer.seal("ip", pseudonym, value);
+    const entry = sealOne(sealer, "ip", pseudonym, value);
     const dk = sealer.dataKey(entry.dataKeyId);
     const sealed = Buffer.from(entry.sealed);
     sealed[0] = (sealed[0] as number) ^ 0x80;
@@ -85,7 +92,7 @@ describe("sealing and opening", () => {
   it("refuses another private key, whether its kid differs or not, as a wrong key", () => {
     const { pub } = keyPair("r1");
     const sealer = createSealer(pub);
-    const entry = sealer.seal("ip", pseudonym, value);
+    const entry = sealOne(sealer, "ip", pseudonym, value);
     const dk = sealer.dataKey(entry.dataKeyId);
     const fail = (priv: ReturnType<typeof keyPair>["priv"]) => {
       try {
@@ -102,15 +109,22 @@ describe("sealing and opening", () => {
   it("refuses a data key whose id was changed (the id is the wrapping's aad)", () => {
     const { pub, priv } = keyPair();
     const sealer = createSealer(pub);
-    const entry = sealer.seal("ip", pseudonym, value);
+    const entry = sealOne(sealer, "ip", pseudonym, value);
     const dk = { ...sealer.dataKey(entry.dataKeyId), id: "another-id" };
     expect(() => createOpener(priv).open(entry, dk)).toThrow(/does not open data key/);
   });
 
   it("makes a new data key after the configured number of values", () => {
     const { pub, priv } = keyPair();
-    const sealer = createSealer(pub, 2);
-    const entries = [1, 2, 3, 4, 5].map((i) => sealer.seal("device_id", `p${i}`, Buffer.from(`dev-${i}`)));
+    const sealer = createSealer(pub, { maxValuesPerKey: 2 });
+    const value = (i: number) => ({
+      field: "device_id" as const,
+      pseudonym: `p${i}`,
+      canonical: Buffer.from(`dev-${i}`),
+    });
+    // One value, then a batch of four that crosses two data keys' limits.
+    const entries = [...sealer.sealAll([value(1)]), ...sealer.sealAll([2, 3, 4, 5].map(value))];
+    expect(entries.map((e) => e.pseudonym)).toEqual(["p1", "p2", "p3", "p4", "p5"]);
     expect(new Set(entries.map((e) => e.dataKeyId)).size).toBe(3);
     const opener = createOpener(priv);
     entries.forEach((e, i) => {
