@@ -123,16 +123,17 @@ export function createGhash(h: Uint8Array): Ghash {
   // byPower[k - 1]: the nibble table of H^k, k = 1..CHUNK.
   const byPower: Int32Array[] = [];
   let power = hWords;
+  let multiples = multiplesOfH;
   for (let k = 1; k <= CHUNK; k++) {
-    const multiples = multiplesOf(power);
     byPower.push(nibbleTableOf(multiples));
-    if (k < CHUNK) {
-      const next = new Int32Array(4);
-      maskedProduct(multiplesOfH, power, next);
-      power = next;
-    }
+    if (k === CHUNK) break;
+    const next = new Int32Array(4);
+    maskedProduct(multiplesOfH, power, next);
+    power.fill(0);
+    power = next;
+    multiples = multiplesOf(power);
   }
-  const multiplesOfChunkPower = multiplesOf(power); // H^CHUNK
+  const multiplesOfChunkPower = multiples; // H^CHUNK
   hWords.fill(0);
   power.fill(0);
 
