@@ -3,13 +3,13 @@
 //
 // - batched: the AES blocks of the whole batch (each value's E_K(J0) and its
 //   counter blocks) in one OpenSSL AES-256-ECB call, the XOR and GHASH (ghash.ts)
-//   here. About 2.5 µs of CPU per value.
-// - per value: one node:crypto aes-256-gcm cipher per value, the reference. About
-//   6 µs per value, nearly all of it the cost of making a cipher object, so it
+//   here. About 1 µs of CPU per value.
+// - per value: one node:crypto aes-256-gcm cipher per value, the reference. 4–7
+//   µs per value, nearly all of it the cost of making a cipher object, so it
 //   alone spent the vault's budget of 10 µs per message (two values).
 //
-// The AES itself is OpenSSL's in both. The batched one is used only after it
-// gives the reference's bytes on probes under the same key (see chooseGcmSealer).
+// The AES itself is OpenSSL's in both. The batched one is used only while it
+// gives the reference's bytes (see createGcmSealer).
 import { createCipheriv, type KeyObject, randomBytes } from "node:crypto";
 import { createGhash } from "./ghash.ts";
 
