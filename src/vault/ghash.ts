@@ -129,13 +129,10 @@ export function createGhash(h: Uint8Array): Ghash {
     if (k === CHUNK) break;
     const next = new Int32Array(4);
     maskedProduct(multiplesOfH, power, next);
-    power.fill(0);
     power = next;
     multiples = multiplesOf(power);
   }
   const multiplesOfChunkPower = multiples; // H^CHUNK
-  hWords.fill(0);
-  power.fill(0);
 
   let blocks = new Int32Array(CHUNK * 4); // the value's blocks, as words, zero-padded
   const state = new Int32Array(4);

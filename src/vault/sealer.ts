@@ -102,6 +102,8 @@ export interface SealerOptions {
 
 export function createSealer(recovery: RecoveryPublicKey, options: SealerOptions = {}): Sealer {
   const { maxValuesPerKey = MAX_VALUES_PER_DATA_KEY, onFallback } = options;
+  if (!Number.isInteger(maxValuesPerKey) || maxValuesPerKey < 1)
+    throw new Error("maxValuesPerKey must be a whole number ≥ 1");
   const made = new Map<string, WrappedDataKey>();
   const fresh = (): LiveDataKey => {
     const raw = randomBytes(32);

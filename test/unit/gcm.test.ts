@@ -87,6 +87,25 @@ describe.each(IMPLEMENTATIONS)("the vault's AES-256-GCM sealer, %s", (_name, cre
     );
   });
 
+  it("gives OpenSSL's bytes for long random values too (aad up to 300 bytes, plaintext up to 2,000: up to 8 GHASH chunks)", () => {
+    const long = fc.record({
+      nonce: fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => Buffer.from(b)),
+      aad: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+      plaintext: fc.uint8Array({ maxLength: 2000 }).map((b) => Buffer.from(b)),
+    });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.array(long, { maxLength: 4 }),
+        (k, inputs) => {
+          const key = Buffer.from(k);
+          expect(create(createSecretKey(key)).sealAll(inputs)).toEqual(inputs.map((i) => openssl(key, i)));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("keeps giving the right bytes over many batches under one key, at every aad and plaintext length", () => {
     const key = randomBytes(32);
     const sealer = create(createSecretKey(key));
@@ -167,6 +186,15 @@ describe("the checked sealer a data key gets", () => {
       const input = one();
       expect(sealer.sealAll([input])).toEqual([openssl(key, input)]);
     }
+  });
+
+  it("refuses bad input without falling back: a wrong nonce is the caller's mistake, not a disagreement", () => {
+    const onFallback = vi.fn();
+    const sealer = createGcmSealer(createSecretKey(randomBytes(32)), { onFallback });
+    const bad = { nonce: Buffer.alloc(16), aad: Buffer.alloc(0), plaintext: Buffer.alloc(4) };
+    expect(() => sealer.sealAll([one(), bad])).toThrow(/12 bytes/);
+    expect(sealer.implementation).toBe("batched");
+    expect(onFallback).not.toHaveBeenCalled();
   });
 
   it("catches a batched sealer that goes wrong after its probes by the spot check of the batch, and re-seals that batch per value", () => {

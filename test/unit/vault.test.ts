@@ -114,6 +114,27 @@ describe("sealing and opening", () => {
     expect(() => createOpener(priv).open(entry, dk)).toThrow(/does not open data key/);
   });
 
+  it("gives every value its own nonce, within a batch, across batches and across refills of the nonce pool", () => {
+    const sealer = createSealer(keyPair().pub);
+    const value = (i: number) => ({
+      field: "ip" as const,
+      pseudonym: `p${i}`,
+      canonical: Buffer.alloc(16, i),
+    });
+    const nonces = new Set<string>();
+    for (let batch = 0; batch < 5; batch++) {
+      for (const e of sealer.sealAll(Array.from({ length: 2_000 }, (_, i) => value(batch * 2_000 + i)))) {
+        expect(e.nonce.length).toBe(12);
+        nonces.add(e.nonce.toString("hex"));
+      }
+    }
+    expect(nonces.size).toBe(10_000); // the pool holds 4,096 nonces: two refills and more
+  });
+
+  it("refuses a data-key limit below one value", () => {
+    expect(() => createSealer(keyPair().pub, { maxValuesPerKey: 0 })).toThrow(/maxValuesPerKey/);
+  });
+
   it("makes a new data key after the configured number of values", () => {
     const { pub, priv } = keyPair();
     const sealer = createSealer(pub, { maxValuesPerKey: 2 });
