@@ -62,48 +62,39 @@ const IMPLEMENTATIONS: [string, (key: KeyObject) => GcmSealer][] = [
   ["per value (node:crypto aes-256-gcm)", createPerValueGcmSealer],
 ];
 
-const input = fc.record({
-  nonce: fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => Buffer.from(b)),
-  aad: fc.uint8Array({ maxLength: 100 }).map((b) => Buffer.from(b)),
-  plaintext: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-});
+/** Random inputs with aad and plaintext up to the given sizes. */
+const inputUpTo = (aad: number, plaintext: number) =>
+  fc.record({
+    nonce: fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => Buffer.from(b)),
+    aad: fc.uint8Array({ maxLength: aad }).map((b) => Buffer.from(b)),
+    plaintext: fc.uint8Array({ maxLength: plaintext }).map((b) => Buffer.from(b)),
+  });
 
 describe.each(IMPLEMENTATIONS)("the vault's AES-256-GCM sealer, %s", (_name, create) => {
+  /** Random batches under random keys give OpenSSL's bytes for every value. */
+  const agreesWithOpenssl = (input: fc.Arbitrary<GcmInput>, batch: number, numRuns: number) =>
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.array(input, { maxLength: batch }),
+        (k, inputs) => {
+          const key = Buffer.from(k);
+          expect(create(createSecretKey(key)).sealAll(inputs)).toEqual(inputs.map((i) => openssl(key, i)));
+        },
+      ),
+      { numRuns },
+    );
+
   it.each(VECTORS)("gives the published test case $name", ({ key, input, out }) => {
     expect(create(createSecretKey(key)).sealAll([input])[0]?.toString("hex")).toBe(out);
   });
 
   it("gives OpenSSL's aes-256-gcm bytes for every value of random batches under random keys", () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 32, maxLength: 32 }),
-        fc.array(input, { maxLength: 12 }),
-        (k, inputs) => {
-          const key = Buffer.from(k);
-          expect(create(createSecretKey(key)).sealAll(inputs)).toEqual(inputs.map((i) => openssl(key, i)));
-        },
-      ),
-      { numRuns: 300 },
-    );
+    agreesWithOpenssl(inputUpTo(100, 300), 12, 300);
   });
 
   it("gives OpenSSL's bytes for long random values too (aad up to 300 bytes, plaintext up to 2,000: up to 8 GHASH chunks)", () => {
-    const long = fc.record({
-      nonce: fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => Buffer.from(b)),
-      aad: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-      plaintext: fc.uint8Array({ maxLength: 2000 }).map((b) => Buffer.from(b)),
-    });
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 32, maxLength: 32 }),
-        fc.array(long, { maxLength: 4 }),
-        (k, inputs) => {
-          const key = Buffer.from(k);
-          expect(create(createSecretKey(key)).sealAll(inputs)).toEqual(inputs.map((i) => openssl(key, i)));
-        },
-      ),
-      { numRuns: 60 },
-    );
+    agreesWithOpenssl(inputUpTo(300, 2000), 4, 60);
   });
 
   it("keeps giving the right bytes over many batches under one key, at every aad and plaintext length", () => {
