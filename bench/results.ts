@@ -105,7 +105,7 @@ export function judge(r: BenchResults): Target[] {
     if (r.queue.lean) {
       const cpuRatio = r.pipeline.steadyCpuUsPerMessage.median / r.queue.lean.consumerCpuUsPerMessage.median;
       targets.push({
-        name: "drain CPU per message ≤ 1.6 × the lean loop's",
+        name: `drain CPU per message ≤ ${CPU_RATIO_LIMIT} × the lean loop's`,
         measured: `${cpuRatio.toFixed(2)} ×`,
         target: `≤ ${CPU_RATIO_LIMIT.toFixed(2)} ×`,
         pass: cpuRatio <= CPU_RATIO_LIMIT,
@@ -115,7 +115,7 @@ export function judge(r: BenchResults): Target[] {
   if (r.pipeline) {
     const startup = r.pipeline.startupSeconds.median;
     targets.push({
-      name: "start-up to first message taken ≤ 0.5 s",
+      name: `start-up to first message taken ≤ ${STARTUP_LIMIT_SECONDS} s`,
       measured: `${startup.toFixed(2)} s`,
       target: `≤ ${STARTUP_LIMIT_SECONDS} s`,
       pass: startup <= STARTUP_LIMIT_SECONDS,
@@ -132,9 +132,9 @@ export function judge(r: BenchResults): Target[] {
   }
   if (r.rss) {
     targets.push({
-      name: `peak RSS < 150 MB (drain of ${r.rss.run.messages.toLocaleString("en-US")})`,
+      name: `peak RSS < ${RSS_LIMIT_BYTES / MB} MB (drain of ${r.rss.run.messages.toLocaleString("en-US")})`,
       measured: `${Math.round(r.rss.peakRssBytes / MB)} MB`,
-      target: "< 150 MB",
+      target: `< ${RSS_LIMIT_BYTES / MB} MB`,
       pass: r.rss.peakRssBytes < RSS_LIMIT_BYTES,
     });
     const growth = r.rss.secondHalfMaxRssBytes / r.rss.firstHalfMaxRssBytes;
@@ -146,9 +146,9 @@ export function judge(r: BenchResults): Target[] {
     });
   } else if (r.pipeline) {
     targets.push({
-      name: "peak RSS < 150 MB (pipeline runs; no long drain this time)",
+      name: `peak RSS < ${RSS_LIMIT_BYTES / MB} MB (pipeline runs; no long drain this time)`,
       measured: `${Math.round(r.pipeline.peakRssBytes.max / MB)} MB`,
-      target: "< 150 MB",
+      target: `< ${RSS_LIMIT_BYTES / MB} MB`,
       pass: r.pipeline.peakRssBytes.max < RSS_LIMIT_BYTES,
     });
   }

@@ -83,8 +83,8 @@ export async function measureVault(
     duplicateRatio: settings.duplicateRatio,
     seed: settings.seed,
   });
-  // The canonical bytes, as the sink would hand them to the vault.
-  const canonicalOf: Record<"ip" | "device_id", Buffer>[] = [];
+  // For AES-256-GCM alone: each row's two values (canonical bytes under their aad), in row order.
+  const gcmInputsOf: Gcm.GcmInput[][] = [];
   for (const body of bodies) {
     const delivery: Delivery = {
       messageId: "m",
@@ -98,14 +98,23 @@ export async function measureVault(
     const outcome = transform(delivery);
     if ("row" in outcome) {
       rows.push(outcome.row);
-      const { ip, device_id } = JSON.parse(body) as Record<"ip" | "device_id", string>;
-      const ipBytes = etl.mask.canonicalBytes("ip", ip);
-      const deviceBytes = etl.mask.canonicalBytes("device_id", device_id);
-      if (ipBytes && deviceBytes) canonicalOf.push({ ip: ipBytes, device_id: deviceBytes });
+      const raw = JSON.parse(body) as Record<"ip" | "device_id", string>;
+      const pseudonyms = { ip: outcome.row.masked_ip, device_id: outcome.row.masked_device_id };
+      gcmInputsOf.push(
+        (["ip", "device_id"] as const).map((field) => ({
+          nonce: randomBytes(12),
+          aad: Buffer.from(`v1|${field}|${pseudonyms[field]}`),
+          plaintext: etl.mask.canonicalBytes(field, raw[field]) ?? Buffer.alloc(0),
+        })),
+      );
     }
   }
   const batches: LoginRow[][] = [];
-  for (let i = 0; i < rows.length; i += batchSize) batches.push(rows.slice(i, i + batchSize));
+  const gcmBatches: Gcm.GcmInput[][] = [];
+  for (let i = 0; i < rows.length; i += batchSize) {
+    batches.push(rows.slice(i, i + batchSize));
+    gcmBatches.push(gcmInputsOf.slice(i, i + batchSize).flat());
+  }
   const sealer = vault.sealer.createSealer(pub.key);
   let seals = 0;
   const sealAll = () => {
@@ -130,15 +139,6 @@ export async function measureVault(
   // AES-256-GCM alone on the same values, in batches as the sink gives them.
   const { createBatchedGcmSealer, createPerValueGcmSealer } = vault.gcm;
   const key = createSecretKey(randomBytes(32));
-  const gcmBatches = batches.map((batch) =>
-    batch.flatMap((row, i) =>
-      (["ip", "device_id"] as const).map((field) => ({
-        nonce: randomBytes(12),
-        aad: Buffer.from(`v1|${field}|${field === "ip" ? row.masked_ip : row.masked_device_id}`),
-        plaintext: canonicalOf[i % canonicalOf.length]?.[field] ?? Buffer.alloc(0),
-      })),
-    ),
-  );
   const gcmValues = gcmBatches.reduce((n, b) => n + b.length, 0);
   const sealWith = (sealer: Gcm.GcmSealer | undefined) => () => {
     for (const b of gcmBatches) sealer?.sealAll(b);

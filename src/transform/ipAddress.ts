@@ -37,6 +37,7 @@ export function parseIPv4(text: string): number[] | null {
   }
   return bytes.length === 4 ? bytes : null;
 }
+
 function groupsOf(pieces: string[], lastMayBeIPv4: boolean): number[] | null {
   const groups: number[] = [];
   for (let i = 0; i < pieces.length; i++) {

@@ -128,7 +128,7 @@ export function createGcmSealer(
   const reference = createPerValueGcmSealer(key);
   let batched: GcmSealer | null = null;
   const agrees = (inputs: readonly GcmInput[], outputs: readonly Buffer[]) =>
-    inputs.every((input, i) => reference.sealAll([input])[0]?.equals(outputs[i] as Buffer));
+    reference.sealAll(inputs).every((out, i) => out.equals(outputs[i] as Buffer));
   try {
     const candidate = (options.candidate ?? createBatchedGcmSealer)(key);
     const probes = [probeInput(0, 0), probeInput(55, 16), probeInput(16, 11), probeInput(61, 300)];

@@ -85,13 +85,16 @@ function nonceSource(): () => Buffer {
   };
 }
 
+/** What a fallback costs, in the words of the log line and of `check`. */
+export const PER_VALUE_SEALING = "one value at a time (correct, about 3x the CPU)";
+
 /** onFallback for a loader or a command: one line and errors_total{stage="vault", code="VAULT_SEALER_FALLBACK"}. */
 export const reportSealerFallback = (problems: Problems) => () =>
   problems.report(
     "vault",
     "VAULT_SEALER_FALLBACK",
     {},
-    "the batched AES-256-GCM sealing disagreed with node:crypto's; this data key seals one value at a time from now on (correct, about 3x the CPU)",
+    `the batched AES-256-GCM sealing disagreed with node:crypto's; this data key seals ${PER_VALUE_SEALING} from now on`,
   );
 
 export interface SealerOptions {

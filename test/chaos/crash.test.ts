@@ -39,8 +39,6 @@ const TOP_UP = 5_000;
 const MAX_TOP_UPS = 4;
 // Short, so that what a killed process held comes back within seconds.
 const VISIBILITY_TIMEOUT_S = 2;
-// Printed, so that a failing sequence of kill moments can be replayed.
-
 const VAULT = process.env.CHAOS_VAULT !== "0";
 const recovery = recoveryKeyFiles("chaos");
 

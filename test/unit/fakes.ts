@@ -70,7 +70,6 @@ export function createCapturingLogger(): { logger: Logger; lines: LogLine[] } {
   return { logger, lines };
 }
 
-/** Resolves on a later turn of the event loop, like a network round trip. */
 interface Gate {
   readonly promise: Promise<void>;
   readonly open: () => void;
@@ -85,6 +84,7 @@ function closedGate(): Gate {
   return { promise, open };
 }
 
+/** Resolves on a later turn of the event loop, like a network round trip. */
 export const roundTrip = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
 interface QueuedMessage {
